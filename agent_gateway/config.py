@@ -1,0 +1,272 @@
+"""The ``.mcp.json`` format: pydantic models, ``${VAR}`` substitution, loading.
+
+``GatewayConfig.from_dict`` is pure (the environment is passed in);
+``GatewayConfig.from_file`` reads the file and adds line/column to syntax
+errors. Problems that concern one server only (an unset variable) do not
+fail the file: that server carries an ``error`` and the others run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_STARTUP_TIMEOUT = 60.0
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    description: str = ""
+    disabled: bool = False
+    timeout: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT
+    startup_timeout: Annotated[float, Field(gt=0, alias="startupTimeout")] = (
+        DEFAULT_STARTUP_TIMEOUT
+    )
+    idle_timeout: Annotated[float | None, Field(gt=0, alias="idleTimeout")] = None
+
+
+class StdioEntry(_Entry):
+    type: Literal["stdio"] = "stdio"
+    command: Annotated[str, Field(min_length=1)]
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+
+
+class RemoteEntry(_Entry):
+    type: Literal["http", "streamable-http", "sse"] = "http"
+    url: Annotated[str, Field(min_length=1)]
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+ServerEntry = StdioEntry | RemoteEntry
+
+_STDIO_KEYS = frozenset(f.alias or n for n, f in StdioEntry.model_fields.items())
+_REMOTE_KEYS = frozenset(f.alias or n for n, f in RemoteEntry.model_fields.items())
+
+
+class ServerSpec(BaseModel):
+    """One configured server after validation and substitution."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    entry: StdioEntry | RemoteEntry
+    error: str | None = None  # set when this server cannot run (e.g. unset variable)
+
+    @property
+    def description(self) -> str:
+        return self.entry.description
+
+    @property
+    def disabled(self) -> bool:
+        return self.entry.disabled
+
+    def target(self) -> str:
+        """A short, secret-free description: the command or the URL without query."""
+        entry = self.entry
+        if isinstance(entry, StdioEntry):
+            return " ".join([entry.command, *entry.args])
+        return entry.url.split("?", 1)[0]
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str | None = None
+    servers: dict[str, ServerSpec] = Field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Any,
+        *,
+        environ: Mapping[str, str] | None = None,
+        path: str | None = None,
+    ) -> GatewayConfig:
+        """Validate parsed JSON. Pure: ``environ`` defaults to an empty mapping."""
+        env = environ if environ is not None else {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "the top level must be a JSON object with an 'mcpServers' key.", path=path
+            )
+        warnings: list[str] = []
+        if "mcpServers" in data:
+            key = "mcpServers"
+        elif "servers" in data:
+            key = "servers"
+        else:
+            raise ConfigError(
+                "no 'mcpServers' (or VS Code 'servers') object found. "
+                'Start from {"mcpServers": {}}.',
+                path=path,
+            )
+        for other in data:
+            if other == key:
+                continue
+            if other == "inputs":
+                warnings.append("'inputs' (VS Code prompts) is not supported and was ignored.")
+            else:
+                warnings.append(f"Unknown top-level key {other!r} was ignored.")
+        raw_servers = data[key]
+        if not isinstance(raw_servers, dict):
+            raise ConfigError(f"{key}: expected an object of server entries.", path=path)
+        servers: dict[str, ServerSpec] = {}
+        for name, raw in raw_servers.items():
+            servers[name] = _parse_server(key, name, raw, env, warnings, path)
+        return cls(path=path, servers=servers, warnings=tuple(warnings))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+                  ) -> GatewayConfig:
+        """Read and validate a config file; errors name the file."""
+        p = str(path)
+        try:
+            text = Path(p).read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                "file not found. Create it (agent-gateway init) or pass --config.", path=p
+            ) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the file: {exc}", path=p) from exc
+        try:
+            data = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", path=p
+            ) from exc
+        if data is None:
+            raise ConfigError('the file is empty. Start from {"mcpServers": {}}.', path=p)
+        return cls.from_dict(data, environ=os.environ if environ is None else environ, path=p)
+
+
+def _parse_server(
+    key: str,
+    name: str,
+    raw: Any,
+    env: Mapping[str, str],
+    warnings: list[str],
+    path: str | None,
+) -> ServerSpec:
+    where = f"{key}.{name}"
+    if not SERVER_NAME_RE.match(name) or "__" in name:
+        raise ConfigError(
+            f"{where}: invalid server name {name!r}. Use letters, digits, '-', '_' and '.', "
+            "no '__', at most 64 characters.",
+            path=path,
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected an object, got {_json_type(raw)}.", path=path)
+    has_command, has_url = "command" in raw, "url" in raw
+    if has_command and has_url:
+        raise ConfigError(f"{where}: has both 'command' and 'url'; keep one.", path=path)
+    if not has_command and not has_url:
+        raise ConfigError(
+            f"{where}: needs 'command' (a local server) or 'url' (a remote one).", path=path
+        )
+    model: type[StdioEntry] | type[RemoteEntry] = StdioEntry if has_command else RemoteEntry
+    allowed = _STDIO_KEYS if has_command else _REMOTE_KEYS
+    known = {k: v for k, v in raw.items() if k in allowed}
+    for unknown in sorted(set(raw) - allowed):
+        warnings.append(f"{where}: unknown key {unknown!r} was ignored.")
+    if has_command and known.get("type") not in (None, "stdio"):
+        raise ConfigError(
+            f"{where}.type: {known['type']!r} does not go with 'command'; use \"stdio\".",
+            path=path,
+        )
+    try:
+        entry = model.model_validate(known)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation(where, exc), path=path) from exc
+    substituted, missing = substitute_entry(entry, env)
+    error = None
+    if missing:
+        names = ", ".join(f"${{{m}}}" for m in missing)
+        error = (
+            f"Server {name!r} needs environment variable {names}, which is not set. "
+            "Set it, or write ${VAR:-default} in the config."
+        )
+    return ServerSpec(name=name, entry=substituted, error=error)
+
+
+def _describe_validation(where: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts) + "."
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else type(value).__name__
+
+
+def substitute(text: str, env: Mapping[str, str], missing: list[str]) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}``; unset names are appended to ``missing``."""
+
+    def repl(m: re.Match[str]) -> str:
+        var, default = m.group(1), m.group(2)
+        value = env.get(var)
+        if value is not None and (value != "" or default is None):
+            return value
+        if default is not None:
+            return default
+        if var not in missing:
+            missing.append(var)
+        return ""
+
+    return _VAR_RE.sub(repl, text)
+
+
+def substitute_entry(
+    entry: StdioEntry | RemoteEntry, env: Mapping[str, str]
+) -> tuple[StdioEntry | RemoteEntry, list[str]]:
+    """Substitute variables in command, args, env, cwd, url and headers."""
+    missing: list[str] = []
+
+    def sub(s: str) -> str:
+        return substitute(s, env, missing)
+
+    if isinstance(entry, StdioEntry):
+        new: StdioEntry | RemoteEntry = entry.model_copy(
+            update={
+                "command": sub(entry.command),
+                "args": [sub(a) for a in entry.args],
+                "env": {k: sub(v) for k, v in entry.env.items()},
+                "cwd": sub(entry.cwd) if entry.cwd is not None else None,
+            }
+        )
+    else:
+        new = entry.model_copy(
+            update={
+                "url": sub(entry.url),
+                "headers": {k: sub(v) for k, v in entry.headers.items()},
+            }
+        )
+    return new, missing
+
+
+def default_config_path(explicit: str | None, environ: Mapping[str, str]) -> str:
+    return explicit or environ.get("AGENT_GATEWAY_CONFIG") or ".mcp.json"

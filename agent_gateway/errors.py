@@ -1,0 +1,145 @@
+"""Every error agent-gateway raises, in one tree.
+
+::
+
+    GatewayError
+    ├── ConfigError            .mcp.json cannot be used (syntax, schema, path)
+    ├── PolicyError            a file in policies/ cannot be used
+    ├── IdentityError          a caller's identity is refused (spoofed agent_id, bad token)
+    ├── NotFoundError          a server or tool the caller cannot see; the text depends
+    │   ├── UnknownServerError   only on the name given, so a denied thing looks
+    │   └── UnknownToolError     exactly like a missing one
+    └── BackendError           a downstream server failed; names the server
+        ├── BackendStartError    could not start or initialize (missing binary, unset var)
+        ├── BackendCrashedError  the process exited or the connection dropped
+        ├── BackendTimeoutError  no answer within the server's timeout
+        └── BackendUnavailableError  backing off after crashes, or draining after a reload
+
+Errors from the OS, httpx and the MCP SDK are translated in one place,
+:func:`translate_backend_error`, with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Root of every error agent-gateway raises on purpose."""
+
+
+class ConfigError(GatewayError):
+    """The config file cannot be read or validated."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class PolicyError(GatewayError):
+    """A policy file cannot be read or validated."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class IdentityError(GatewayError):
+    """The caller's claimed identity is refused."""
+
+
+class NotFoundError(GatewayError):
+    """Something the caller named does not exist for this caller."""
+
+
+class UnknownServerError(NotFoundError):
+    def __init__(self, server: str) -> None:
+        self.server = server
+        super().__init__(
+            f"Unknown server {server!r}. Call list_servers() to see the servers you can use."
+        )
+
+
+class UnknownToolError(NotFoundError):
+    def __init__(self, server: str, tool: str) -> None:
+        self.server = server
+        self.tool = tool
+        super().__init__(
+            f"Unknown tool {tool!r} on server {server!r}. "
+            f"Call list_tools(server={server!r}) to see its tools."
+        )
+
+
+class BackendError(GatewayError):
+    """A downstream server failed; ``server`` names it."""
+
+    def __init__(self, server: str, message: str, *, stderr_tail: str = "") -> None:
+        self.server = server
+        self.reason = message
+        self.stderr_tail = stderr_tail
+        text = f"Server {server!r} {message}"
+        if stderr_tail:
+            text += f"\nLast stderr lines of {server!r}:\n{stderr_tail}"
+        super().__init__(text)
+
+
+class BackendStartError(BackendError):
+    pass
+
+
+class BackendCrashedError(BackendError):
+    pass
+
+
+class BackendTimeoutError(BackendError):
+    pass
+
+
+class BackendUnavailableError(BackendError):
+    pass
+
+
+def translate_backend_error(server: str, exc: BaseException, *, stderr_tail: str = "") -> BackendError:
+    """Turn an exception from the OS, httpx, anyio or the MCP SDK into a BackendError.
+
+    The caller raises the result ``from exc``.
+    """
+    import anyio
+    from mcp import MCPError
+
+    if isinstance(exc, BackendError):
+        return exc
+    if isinstance(exc, FileNotFoundError):
+        missing = exc.filename or "the command"
+        return BackendStartError(
+            server,
+            f"could not start: command {missing!r} was not found. "
+            "Install it or fix 'command' in the config.",
+            stderr_tail=stderr_tail,
+        )
+    if isinstance(exc, PermissionError):
+        return BackendStartError(
+            server,
+            f"could not start: permission denied running {exc.filename or 'the command'!r}.",
+            stderr_tail=stderr_tail,
+        )
+    if isinstance(exc, TimeoutError):
+        return BackendTimeoutError(server, "did not answer in time.", stderr_tail=stderr_tail)
+    if isinstance(exc, MCPError):
+        if exc.code == -32001:
+            return BackendTimeoutError(
+                server, f"did not answer in time ({exc.error.message}).", stderr_tail=stderr_tail
+            )
+        return BackendError(
+            server, f"answered with an error: {exc.error.message}", stderr_tail=stderr_tail
+        )
+    if isinstance(
+        exc,
+        anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream | ConnectionError,
+    ):
+        return BackendCrashedError(
+            server, "closed its connection (it may have crashed).", stderr_tail=stderr_tail
+        )
+    name = type(exc).__name__
+    text = str(exc) or name
+    if "closed" in text.lower() or "connect" in name.lower() or "connect" in text.lower():
+        return BackendCrashedError(server, f"is not reachable: {text}", stderr_tail=stderr_tail)
+    return BackendError(server, f"failed: {name}: {text}", stderr_tail=stderr_tail)
