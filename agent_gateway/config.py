@@ -32,9 +32,7 @@ class _Entry(BaseModel):
     description: str = ""
     disabled: bool = False
     timeout: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT
-    startup_timeout: Annotated[float, Field(gt=0, alias="startupTimeout")] = (
-        DEFAULT_STARTUP_TIMEOUT
-    )
+    startup_timeout: Annotated[float, Field(gt=0, alias="startupTimeout")] = DEFAULT_STARTUP_TIMEOUT
     idle_timeout: Annotated[float | None, Field(gt=0, alias="idleTimeout")] = None
 
 
@@ -131,8 +129,9 @@ class GatewayConfig(BaseModel):
         return cls(path=path, servers=servers, warnings=tuple(warnings))
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
-                  ) -> GatewayConfig:
+    def from_file(
+        cls, path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+    ) -> GatewayConfig:
         """Read and validate a config file; errors name the file."""
         p = str(path)
         try:

@@ -97,7 +97,9 @@ class BackendUnavailableError(BackendError):
     pass
 
 
-def translate_backend_error(server: str, exc: BaseException, *, stderr_tail: str = "") -> BackendError:
+def translate_backend_error(
+    server: str, exc: BaseException, *, stderr_tail: str = ""
+) -> BackendError:
     """Turn an exception from the OS, httpx, anyio or the MCP SDK into a BackendError.
 
     The caller raises the result ``from exc``.
