@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,7 +28,9 @@ DEFAULT_STARTUP_TIMEOUT = 60.0
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False
+    )
 
     description: str = ""
     disabled: bool = False
@@ -78,7 +81,11 @@ class ServerSpec(BaseModel):
         entry = self.entry
         if isinstance(entry, StdioEntry):
             return " ".join([entry.command, *entry.args])
-        return entry.url.split("?", 1)[0]
+        parts = urlsplit(entry.url)
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class GatewayConfig(BaseModel):
@@ -135,22 +142,39 @@ class GatewayConfig(BaseModel):
         """Read and validate a config file; errors name the file."""
         p = str(path)
         try:
-            text = Path(p).read_text(encoding="utf-8")
+            text = Path(p).read_text(encoding="utf-8-sig")
         except FileNotFoundError as exc:
             raise ConfigError(
                 "file not found. Create it (agent-gateway init) or pass --config.", path=p
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read the file: {exc}", path=p) from exc
+        if not text.strip():
+            raise ConfigError('the file is empty. Start from {"mcpServers": {}}.', path=p)
+        duplicates: list[str] = []
         try:
-            data = json.loads(text) if text.strip() else None
+            data = json.loads(text, object_pairs_hook=_pairs(duplicates))
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", path=p
             ) from exc
-        if data is None:
-            raise ConfigError('the file is empty. Start from {"mcpServers": {}}.', path=p)
+        if duplicates:
+            raise ConfigError(
+                f"key {duplicates[0]!r} appears twice in one object; keep one.", path=p
+            )
         return cls.from_dict(data, environ=os.environ if environ is None else environ, path=p)
+
+
+def _pairs(duplicates: list[str]) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                duplicates.append(key)
+            out[key] = value
+        return out
+
+    return hook
 
 
 def _parse_server(
@@ -162,7 +186,7 @@ def _parse_server(
     path: str | None,
 ) -> ServerSpec:
     where = f"{key}.{name}"
-    if not SERVER_NAME_RE.match(name) or "__" in name:
+    if not SERVER_NAME_RE.fullmatch(name) or "__" in name:
         raise ConfigError(
             f"{where}: invalid server name {name!r}. Use letters, digits, '-', '_' and '.', "
             "no '__', at most 64 characters.",
@@ -196,7 +220,7 @@ def _parse_server(
     if missing:
         names = ", ".join(f"${{{m}}}" for m in missing)
         error = (
-            f"Server {name!r} needs environment variable {names}, which is not set. "
+            f"environment variable {names} used by server {name!r} is not set. "
             "Set it, or write ${VAR:-default} in the config."
         )
     return ServerSpec(name=name, entry=substituted, error=error)

@@ -126,6 +126,10 @@ def translate_backend_error(
     if isinstance(exc, TimeoutError):
         return BackendTimeoutError(server, "did not answer in time.", stderr_tail=stderr_tail)
     if isinstance(exc, MCPError):
+        if exc.code == -32000 and exc.error.message == "Connection closed":
+            return BackendCrashedError(
+                server, "closed its connection (it may have crashed).", stderr_tail=stderr_tail
+            )
         if exc.code == -32001:
             return BackendTimeoutError(
                 server, f"did not answer in time ({exc.error.message}).", stderr_tail=stderr_tail

@@ -1,0 +1,400 @@
+"""One downstream server: a lazy, persistent, supervised MCP session.
+
+Nothing starts until the first call. Concurrent first callers share one
+connect (a lock). The connected ``fastmcp.Client`` is then held and
+multiplexes concurrent requests. A crash (the process exits, the connection
+drops) is noticed between calls too; the next call reconnects, with
+exponential backoff when a server keeps failing (calls in the backoff window
+fail fast with the last reason). Tool lists are cached per session and
+dropped on the server's ``notifications/tools/list_changed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+import anyio
+import mcp_types
+from fastmcp import Client
+from fastmcp.client.logging import LogMessage
+from fastmcp.client.messages import MessageHandler
+from fastmcp.client.transports import ClientTransport, SSETransport, StreamableHttpTransport
+from fastmcp.client.transports.base import TransportOptions
+
+from .config import RemoteEntry, ServerSpec, StdioEntry
+from .errors import (
+    BackendCrashedError,
+    BackendError,
+    BackendStartError,
+    BackendUnavailableError,
+    translate_backend_error,
+)
+from .stdio import RelaySession, StdioProcessTransport
+
+logger = logging.getLogger("agent_gateway.backend")
+
+BACKOFF_START = 0.5
+BACKOFF_MAX = 30.0
+STABLE_AFTER = 30.0
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+LogFn = Callable[[LogMessage], Awaitable[None]]
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    READY = "ready"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+def backoff_delay(failures: int) -> float:
+    """Seconds to wait before the next start after ``failures`` consecutive failures.
+
+    The first restart after a crash is immediate; then 0.5 s doubling to 30 s.
+    """
+    if failures <= 1:
+        return 0.0
+    return float(min(BACKOFF_START * 2 ** (failures - 2), BACKOFF_MAX))
+
+
+class _Notifications(MessageHandler):
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def on_tool_list_changed(self, message: mcp_types.ToolListChangedNotification) -> None:
+        self._backend.invalidate_tools()
+
+
+class Backend:
+    """The live connection to one configured server."""
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        *,
+        on_tools_changed: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self._on_tools_changed = on_tools_changed
+        self.last_error: str | None = spec.error
+        self.stderr_tail = ""
+        self.starts = 0
+        self._failures = 0
+        self._retry_at = 0.0
+        self._client: Client[Any] | None = None
+        self._transport: ClientTransport | None = None
+        self._connected_at: float | None = None
+        self._connecting = False
+        self._lock = asyncio.Lock()
+        self._tools: dict[str, mcp_types.Tool] | None = None
+        self._inflight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._closing = False
+        self._log_listeners: set[LogFn] = set()
+        self.last_used = time.monotonic()
+
+    # ----- state -----------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        if self.spec.disabled:
+            return State.DISABLED
+        if self._client is not None:
+            return State.READY
+        if self._connecting:
+            return State.CONNECTING
+        if self.last_error is not None:
+            return State.ERROR
+        return State.IDLE
+
+    @property
+    def pid(self) -> int | None:
+        t = self._transport
+        return t.pid if isinstance(t, StdioProcessTransport) and self._client else None
+
+    @property
+    def restarts(self) -> int:
+        return max(self.starts - 1, 0)
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def cached_tools(self) -> list[mcp_types.Tool] | None:
+        return None if self._tools is None else list(self._tools.values())
+
+    def status(self) -> dict[str, Any]:
+        up = self._connected_at
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "pid": self.pid,
+            "uptime_s": round(time.monotonic() - up, 1) if up and self._client else None,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "stderr_tail": self._current_stderr(),
+        }
+
+    def _current_stderr(self) -> str:
+        t = self._transport
+        if isinstance(t, StdioProcessTransport):
+            return t.stderr_tail()
+        return self.stderr_tail
+
+    # ----- connect -----------------------------------------------------------------
+
+    async def connect(self) -> Client[Any]:
+        """Return the connected client, starting the server if needed."""
+        client = self._client
+        if client is not None:
+            return client
+        async with self._lock:
+            if self._client is not None:
+                return self._client
+            self._check_can_start()
+            self._connecting = True
+            try:
+                return await self._start()
+            finally:
+                self._connecting = False
+
+    def _check_can_start(self) -> None:
+        if self._closing:
+            raise BackendUnavailableError(
+                self.name, "was removed or replaced by a config reload. Call list_servers()."
+            )
+        if self.spec.disabled:
+            raise BackendUnavailableError(
+                self.name, 'is disabled in the config. Set "disabled": false to use it.'
+            )
+        if self.spec.error is not None:
+            raise BackendStartError(self.name, f"cannot start: {self.spec.error}")
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:
+            raise BackendUnavailableError(
+                self.name,
+                f"is failing; the next restart is in {wait:.1f}s. Last error: {self.last_error}",
+                stderr_tail=self._current_stderr(),
+            )
+
+    async def _start(self) -> Client[Any]:
+        transport = self._make_transport()
+        client: Client[Any] = Client(
+            transport,
+            name=f"agent-gateway:{self.name}",
+            message_handler=_Notifications(self),
+            log_handler=self._relay_log,
+            init_timeout=self.spec.entry.startup_timeout,
+            timeout=self.spec.entry.timeout,
+        )
+        client._transport_options = TransportOptions(session_class=RelaySession)
+        self._transport = transport
+        try:
+            with anyio.fail_after(self.spec.entry.startup_timeout):
+                await client.__aenter__()  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            if isinstance(exc, TimeoutError):
+                err: BackendError = BackendStartError(
+                    self.name,
+                    f"did not start within {self.spec.entry.startup_timeout:g}s "
+                    "(startupTimeout). Is the command right?",
+                    stderr_tail=self._current_stderr(),
+                )
+            else:
+                err = translate_backend_error(
+                    self.name, _root_cause(exc), stderr_tail=self._current_stderr()
+                )
+                if not isinstance(err, BackendStartError):
+                    err = BackendStartError(
+                        self.name, f"could not start: {err.reason}", stderr_tail=err.stderr_tail
+                    )
+            self._record_failure(err.reason)
+            raise err from exc
+        self._client = client
+        self._tools = None
+        self._connected_at = time.monotonic()
+        self.starts += 1
+        self.last_error = None
+        logger.info("Server %r started (pid %s).", self.name, self.pid)
+        return client
+
+    def _make_transport(self) -> ClientTransport:
+        entry = self.spec.entry
+        if isinstance(entry, StdioEntry):
+            return StdioProcessTransport(
+                self.name,
+                entry.command,
+                entry.args,
+                dict(entry.env),
+                entry.cwd,
+                on_exit=self._on_process_exit,
+            )
+        assert isinstance(entry, RemoteEntry)
+        if entry.type == "sse":
+            return SSETransport(entry.url, headers=dict(entry.headers))
+        return StreamableHttpTransport(entry.url, headers=dict(entry.headers))
+
+    def _record_failure(self, reason: str) -> None:
+        now = time.monotonic()
+        if self._connected_at is not None and now - self._connected_at > STABLE_AFTER:
+            self._failures = 0
+        self._failures += 1
+        self._retry_at = now + backoff_delay(self._failures)
+        self.last_error = reason
+        logger.warning("Server %r: %s", self.name, reason)
+
+    def _on_process_exit(self, code: int | None) -> None:
+        if self._closing or self._client is None:
+            return
+        self._crashed(f"exited with code {code}.")
+
+    def _crashed(self, reason: str) -> None:
+        client, self._client = self._client, None
+        self._tools = None
+        if client is None:
+            return
+        self._record_failure(reason)
+        task = asyncio.get_running_loop().create_task(_close_client(client))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        if self._on_tools_changed is not None:
+            self._on_tools_changed(self.name)
+
+    # ----- requests ------------------------------------------------------------------
+
+    async def list_tools(self) -> list[mcp_types.Tool]:
+        tools = self._tools
+        if tools is None:
+            tools = await self._fetch_tools()
+        return list(tools.values())
+
+    async def get_tool(self, name: str) -> mcp_types.Tool | None:
+        tools = self._tools
+        if tools is None:
+            tools = await self._fetch_tools()
+        return tools.get(name)
+
+    async def _fetch_tools(self) -> dict[str, mcp_types.Tool]:
+        async with self._request() as client:
+            tools = await client.list_tools()
+        cache = {t.name: t for t in tools}
+        if self._client is client:
+            self._tools = cache
+        return cache
+
+    def invalidate_tools(self) -> None:
+        self._tools = None
+        if self._on_tools_changed is not None:
+            self._on_tools_changed(self.name)
+
+    async def call_tool(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        progress: ProgressFn | None = None,
+        on_log: LogFn | None = None,
+    ) -> mcp_types.CallToolResult:
+        if on_log is not None:
+            self._log_listeners.add(on_log)
+        try:
+            async with self._request() as client:
+                result: mcp_types.CallToolResult = await client.call_tool_mcp(
+                    tool, arguments, progress_handler=progress, timeout=self.spec.entry.timeout
+                )
+                return result
+        finally:
+            if on_log is not None:
+                self._log_listeners.discard(on_log)
+
+    @contextlib.asynccontextmanager
+    async def _request(self) -> Any:
+        client = await self.connect()
+        self._inflight += 1
+        self._drained.clear()
+        self.last_used = time.monotonic()
+        try:
+            yield client
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise self._request_failed(client, exc) from exc
+        finally:
+            self._inflight -= 1
+            self.last_used = time.monotonic()
+            if self._inflight == 0:
+                self._drained.set()
+
+    def _request_failed(self, client: Client[Any], exc: Exception) -> BackendError:
+        err = translate_backend_error(self.name, _root_cause(exc))
+        transport = self._transport
+        dead = isinstance(err, BackendCrashedError) or (
+            isinstance(transport, StdioProcessTransport) and self._client is None
+        )
+        if dead:
+            if self._client is client:
+                self._crashed(err.reason)
+            return BackendCrashedError(
+                self.name,
+                f"{self.last_error or err.reason} The next call restarts it.",
+                stderr_tail=self._current_stderr(),
+            )
+        return err
+
+    async def _relay_log(self, message: LogMessage) -> None:
+        logger.debug("[%s log] %s", self.name, message.data)
+        for listener in list(self._log_listeners):
+            with contextlib.suppress(Exception):
+                await listener(message)
+
+    # ----- shutdown ------------------------------------------------------------------
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop taking calls, let calls in flight finish (up to ``grace`` s), then stop."""
+        self._closing = True
+        if grace > 0 and self._inflight:
+            with anyio.move_on_after(grace):
+                await self._drained.wait()
+        await self.stop()
+
+    async def stop(self) -> None:
+        """End the session and the process now; a later call may start it again."""
+        async with self._lock:
+            client, self._client = self._client, None
+            self._tools = None
+            if client is not None:
+                await _close_client(client)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _close_client(client: Client[Any]) -> None:
+    with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+        try:
+            await client.close()  # type: ignore[no-untyped-call]
+        except Exception:  # a dying session may raise anything while closing
+            logger.debug("Error while closing a downstream client", exc_info=True)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """Unwrap exception groups and 'failed to connect' wrappers to the real cause."""
+    while True:
+        if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+            continue
+        cause = exc.__cause__
+        if isinstance(exc, RuntimeError) and cause is not None:
+            exc = cause
+            continue
+        return exc

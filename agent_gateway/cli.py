@@ -1,0 +1,174 @@
+"""Command line: ``agent-gateway serve | check | tools | call | init | token``.
+
+``main(argv) -> int`` so every command is testable in-process. Exit codes:
+0 ok, 1 user error, 2 usage. In ``serve --transport stdio`` stdout is the MCP
+protocol channel: everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .config import GatewayConfig, default_config_path
+from .errors import ConfigError, GatewayError, PolicyError
+from .logs import setup_logging
+from .policy import PolicySet, default_policies_path
+
+logger = logging.getLogger("agent_gateway.cli")
+
+EPILOG = """\
+files:
+  .mcp.json   servers: --config, else $AGENT_GATEWAY_CONFIG, else ./.mcp.json
+  policies/   per-agent access: --policies, else $AGENT_GATEWAY_POLICIES, else ./policies
+              (no policies folder and none given: open mode, everything visible)
+
+examples:
+  agent-gateway serve                               # stdio, for an IDE's mcp.json
+  agent-gateway serve --transport http --port 8765  # http://127.0.0.1:8765/mcp
+  agent-gateway check                               # validate config and policies
+  agent-gateway tools                               # start every server, list tools
+  agent-gateway call time get_current_time --args '{"timezone": "UTC"}'
+"""
+
+
+def _add_files(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="PATH", help="the .mcp.json with the servers")
+    p.add_argument("--policies", metavar="DIR", help="the folder of per-agent policy files")
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get("AGENT_GATEWAY_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="stderr log level",
+    )
+    p.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="stderr log format"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-gateway",
+        description="One MCP server in front of many: meta-tools, per-agent policies, hot reload.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"agent-gateway {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway (stdio by default)",
+        description="Run the gateway as an MCP server.",
+    )
+    _add_files(serve)
+    serve.add_argument(
+        "--agent",
+        default=os.environ.get("AGENT_GATEWAY_AGENT"),
+        help="bind every call to this agent's policy ($AGENT_GATEWAY_AGENT)",
+    )
+    serve.add_argument("--transport", default="stdio", choices=["stdio", "http"])
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
+    serve.add_argument("--port", type=int, default=8765, help="HTTP port")
+    serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
+
+    check = sub.add_parser(
+        "check",
+        help="validate the config and policies, list servers",
+        description="Validate .mcp.json and policies/; exit 1 on any error.",
+    )
+    _add_files(check)
+    check.add_argument("--agent", help="with --server (and --tool): explain the decision")
+    check.add_argument("--server")
+    check.add_argument("--tool")
+
+    tools = sub.add_parser(
+        "tools",
+        help="start every server and list its tools",
+        description="Connect to every enabled server directly and list "
+        "its tools (for debugging; no policies apply).",
+    )
+    _add_files(tools)
+    tools.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    call = sub.add_parser(
+        "call",
+        help="call one tool on one server directly",
+        description="Call SERVER's TOOL directly and print the raw result.",
+    )
+    _add_files(call)
+    call.add_argument("server")
+    call.add_argument("tool")
+    call.add_argument("--args", default="{}", metavar="JSON", help="arguments as a JSON object")
+
+    init = sub.add_parser(
+        "init",
+        help="write a starter .mcp.json and policies/default.toml",
+        description="Write starter files; never overwrites.",
+    )
+    init.add_argument("--config", default=".mcp.json", metavar="PATH")
+    init.add_argument("--policies", default="policies", metavar="DIR")
+
+    token = sub.add_parser(
+        "token",
+        help="print a new bearer token for an agent",
+        description="Print a new random token and the tokens_sha256 line "
+        "to paste into policies/NAME.toml.",
+    )
+    token.add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    from . import commands  # imports fastmcp, which installs its own log handlers
+
+    setup_logging(getattr(args, "log_level", "warning"), getattr(args, "log_format", "text"))
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return int(handler(args))
+    except (ConfigError, PolicyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main_exit() -> None:
+    sys.exit(main())
+
+
+def load_config(args: Any) -> GatewayConfig:
+    path = default_config_path(args.config, os.environ)
+    config = GatewayConfig.from_file(path)
+    for warning in config.warnings:
+        logger.warning("%s: %s", path, warning)
+    return config
+
+
+def load_policies(args: Any) -> PolicySet:
+    path, explicit = default_policies_path(args.policies, os.environ)
+    return PolicySet.from_dir(path, explicit=explicit)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

@@ -1,0 +1,260 @@
+"""The bodies of the CLI commands (parsing lives in cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .backend import State
+from .cli import dumps, load_config, load_policies
+from .config import GatewayConfig, StdioEntry, default_config_path
+from .errors import BackendError, ConfigError, GatewayError
+from .manager import ProxyManager
+from .policy import PolicySet, default_policies_path
+
+logger = logging.getLogger("agent_gateway.cli")
+
+
+def out(text: str = "") -> None:
+    print(text)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ----- serve ------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    config = load_config(args)
+    policies = load_policies(args)
+    return int(asyncio.run(serve(args, config, policies)))
+
+
+# ----- check ------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    failed = False
+    config_path = default_config_path(args.config, os.environ)
+    config: GatewayConfig | None = None
+    try:
+        config = GatewayConfig.from_file(config_path)
+    except ConfigError as exc:
+        err(f"error: {exc}")
+        failed = True
+    if config is not None:
+        out(f"config: {config_path} ({len(config.servers)} servers)")
+        for warning in config.warnings:
+            err(f"warning: {config_path}: {warning}")
+        for spec in config.servers.values():
+            problem = spec.error or _command_problem(spec.entry)
+            state = "disabled" if spec.disabled else ("error" if problem else "ok")
+            out(f"  {spec.name:<24} {state:<8} {spec.entry.type:<6} {spec.target()}")
+            if problem and not spec.disabled:
+                err(f"error: {config_path}: server {spec.name!r}: {problem}")
+                failed = True
+
+    pol_path, explicit = default_policies_path(args.policies, os.environ)
+    policies, errors = PolicySet.check_dir(pol_path, explicit)
+    for e in errors:
+        err(f"error: {e}")
+        failed = True
+    if policies is not None:
+        _print_policies(policies, config)
+    if args.server:
+        if policies is None:
+            err("error: cannot explain a decision while the policies are broken.")
+            return 1
+        decision = policies.explain(args.agent, args.server, args.tool)
+        out(decision.rule)
+    return 1 if failed else 0
+
+
+def _command_problem(entry: Any) -> str | None:
+    if not isinstance(entry, StdioEntry):
+        return None
+    cmd = entry.command
+    found = shutil.which(cmd) if os.sep not in cmd else (cmd if os.access(cmd, os.X_OK) else None)
+    if found is None:
+        return f"command {cmd!r} was not found on PATH. Install it or fix 'command'."
+    return None
+
+
+def _print_policies(policies: PolicySet, config: GatewayConfig | None) -> None:
+    names = list(config.servers) if config else []
+    if policies.open_mode:
+        out(f"policies: open mode (no folder at {policies.path}): every caller sees everything")
+        return
+    out(f"policies: {policies.path} ({len(policies.agents)} agents)")
+    for agent, policy in sorted(policies.agents.items()):
+        visible = policies.visible_servers(agent, names)
+        label = "default (no identity)" if agent == "default" else agent
+        out(f"  {label}: servers {', '.join(visible) or '(none)'}")
+        if policy.allow.tools:
+            for glob, tools in policy.allow.tools.items():
+                out(f"    allow.tools[{glob!r}]: {', '.join(tools) or '(none)'}")
+        if policy.deny.tools:
+            for glob, tools in policy.deny.tools.items():
+                out(f"    deny.tools[{glob!r}]: {', '.join(tools)}")
+    if "default" not in policies.agents:
+        out("  (no default.toml: callers with no identity see nothing)")
+
+
+# ----- tools / call -----------------------------------------------------------------------
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    return asyncio.run(_tools(config, as_json=args.json))
+
+
+async def _tools(config: GatewayConfig, *, as_json: bool) -> int:
+    manager = ProxyManager(config)
+    rows: list[dict[str, Any]] = []
+    failed = False
+    names = [n for n, s in config.servers.items() if not s.disabled]
+    err(f"Starting {len(names)} servers...")
+
+    async def one(name: str) -> None:
+        nonlocal failed
+        try:
+            tools = await manager.get(name).list_tools()
+        except BackendError as exc:
+            failed = True
+            err(f"  {name}: failed: {exc}")
+            rows.append({"server": name, "error": str(exc), "tools": []})
+            return
+        err(f"  {name}: ready, {len(tools)} tools")
+        rows.append(
+            {
+                "server": name,
+                "tools": [{"name": t.name, "description": t.description or ""} for t in tools],
+            }
+        )
+
+    try:
+        await asyncio.gather(*(one(n) for n in names))
+    finally:
+        await manager.close()
+    rows.sort(key=lambda r: r["server"])
+    if as_json:
+        out(dumps({"servers": rows}))
+    else:
+        from .search import summary
+
+        for row in rows:
+            for tool in row["tools"]:
+                out(f"{row['server']:<20} {tool['name']:<32} {summary(tool['description'])}")
+    return 1 if failed else 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    try:
+        arguments = json.loads(args.args)
+    except json.JSONDecodeError as exc:
+        err(f"error: --args is not valid JSON (column {exc.colno}): {exc.msg}")
+        return 2
+    if not isinstance(arguments, dict):
+        err('error: --args must be a JSON object, like \'{"key": "value"}\'.')
+        return 2
+    if args.server not in config.servers:
+        err(f"error: Unknown server {args.server!r} in {config.path}.")
+        return 1
+    return asyncio.run(_call(config, args.server, args.tool, arguments))
+
+
+async def _call(config: GatewayConfig, server: str, tool: str, arguments: dict[str, Any]) -> int:
+    manager = ProxyManager(config)
+    try:
+        backend = manager.get(server)
+        err(f"Starting {server}...")
+        if await backend.get_tool(tool) is None:
+            err(
+                f"error: Unknown tool {tool!r} on server {server!r}. "
+                f"Run 'agent-gateway tools' to see its tools."
+            )
+            return 1
+        result = await backend.call_tool(tool, arguments)
+    finally:
+        await manager.close()
+    out(dumps(result.model_dump(by_alias=True, exclude_none=True, mode="json")))
+    return 1 if result.is_error else 0
+
+
+# ----- init / token -----------------------------------------------------------------------
+
+STARTER_CONFIG = {
+    "mcpServers": {
+        "time": {
+            "command": "mcp-server-time",
+            "description": "Current time and timezone conversion.",
+        }
+    }
+}
+
+STARTER_POLICY = """\
+# Policy for callers with no identity (see README, Policies).
+description = "Default: every server, nothing destructive"
+
+[allow]
+servers = ["*"]
+
+[deny.tools]
+"*" = ["delete_*", "drop_*"]
+"""
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    config = Path(args.config)
+    policy = Path(args.policies) / "default.toml"
+    for path, text in (
+        (config, json.dumps(STARTER_CONFIG, indent=2) + "\n"),
+        (policy, STARTER_POLICY),
+    ):
+        if path.exists():
+            err(f"{path} exists; left unchanged.")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        out(f"wrote {path}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    out(f"token: {token}")
+    out(f"Paste into policies/{args.name}.toml (top level):")
+    out(f'tokens_sha256 = ["{digest}"]')
+    err("The token is shown once; the gateway stores only its SHA-256.")
+    return 0
+
+
+__all__ = [
+    "GatewayError",
+    "State",
+    "cmd_call",
+    "cmd_check",
+    "cmd_init",
+    "cmd_serve",
+    "cmd_token",
+    "cmd_tools",
+    "contextlib",
+    "signal",
+]

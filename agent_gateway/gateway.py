@@ -1,0 +1,327 @@
+"""The FastMCP front server and its five meta-tools.
+
+Every meta-tool resolves the caller (identity.py), asks the current
+PolicySet what that caller may see, and only then touches a backend. A
+server or tool the caller may not see raises exactly the error a missing
+one raises. ``call_tool`` returns the downstream ``CallToolResult``
+unchanged and relays the downstream's progress and log notifications.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import mcp_types
+from fastmcp import Context, FastMCP
+from fastmcp.client.logging import LogMessage
+from fastmcp.exceptions import ToolError
+from fastmcp.server.dependencies import get_http_headers
+from fastmcp.tools.base import ToolResult
+from pydantic import Field
+
+from . import __version__
+from .backend import Backend
+from .errors import GatewayError, UnknownServerError, UnknownToolError
+from .identity import Caller, agent_for_bearer, resolve
+from .manager import ProxyManager
+from .policy import PolicySet
+from .search import Candidate, rank, summary
+
+logger = logging.getLogger("agent_gateway.gateway")
+
+RELOADS_KEPT = 20
+# Result _meta keys that describe the downstream connection, not the result.
+_CONNECTION_META = frozenset(
+    {
+        mcp_types.SERVER_INFO_META_KEY,
+        mcp_types.PROTOCOL_VERSION_META_KEY,
+        mcp_types.CLIENT_INFO_META_KEY,
+        mcp_types.CLIENT_CAPABILITIES_META_KEY,
+    }
+)
+HIDDEN = "<hidden>"
+
+AgentId = Annotated[
+    str | None, Field(description="Your agent name, if this gateway is shared by several agents.")
+]
+
+
+@dataclass
+class Reload:
+    time: float
+    file: str
+    ok: bool
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    servers: tuple[str, ...] = ()  # server names the record mentions, for hiding
+
+    def render(self, visible: Callable[[str], bool]) -> dict[str, Any]:
+        hidden = [s for s in self.servers if not visible(s)]
+        errors = list(self.errors)
+        for name in sorted(hidden, key=len, reverse=True):
+            errors = [e.replace(repr(name), HIDDEN).replace(name, HIDDEN) for e in errors]
+        changes = {
+            kind: [n if n not in hidden else HIDDEN for n in names]
+            for kind, names in self.changes.items()
+        }
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
+        return {
+            "time": stamp,
+            "file": self.file,
+            "ok": self.ok,
+            "changes": changes,
+            "errors": errors,
+        }
+
+
+class Gateway:
+    """Shared state behind the front server: manager, policies, identity, reload log."""
+
+    def __init__(
+        self,
+        manager: ProxyManager,
+        policies: PolicySet,
+        *,
+        config_path: str,
+        launch_agent: str | None = None,
+    ) -> None:
+        self.manager = manager
+        self.policies = policies
+        self.config_path = config_path
+        self.launch_agent = launch_agent
+        self.reloads: deque[Reload] = deque(maxlen=RELOADS_KEPT)
+
+    # ----- access ----------------------------------------------------------------------
+
+    def caller(self, agent_id: str | None) -> Caller:
+        token_agent = None
+        if self.launch_agent is None:
+            auth = get_http_headers(include={"authorization"}).get("authorization")
+            token_agent = agent_for_bearer(self.policies, auth)
+        return resolve(launch_agent=self.launch_agent, token_agent=token_agent, agent_id=agent_id)
+
+    def visible(self, caller: Caller) -> list[str]:
+        return self.policies.visible_servers(caller.agent, self.manager.names())
+
+    def backend(self, caller: Caller, server: str) -> Backend:
+        if server not in self.manager.backends or not self.policies.server_visible(
+            caller.agent, server
+        ):
+            raise UnknownServerError(server)
+        return self.manager.backends[server]
+
+    async def tool(self, caller: Caller, server: str, tool: str) -> tuple[Backend, mcp_types.Tool]:
+        backend = self.backend(caller, server)
+        if not self.policies.tool_allowed(caller.agent, server, tool):
+            raise UnknownToolError(server, tool)
+        found = await backend.get_tool(tool)
+        if found is None:
+            raise UnknownToolError(server, tool)
+        return backend, found
+
+    # ----- meta-tools ------------------------------------------------------------------
+
+    async def list_servers(self, agent_id: str | None) -> dict[str, Any]:
+        caller = self.caller(agent_id)
+        servers = []
+        for name in self.visible(caller):
+            b = self.manager.backends[name]
+            tools = b.cached_tools()
+            allowed = (
+                None
+                if tools is None
+                else sum(self.policies.tool_allowed(caller.agent, name, t.name) for t in tools)
+            )
+            servers.append(
+                {
+                    "name": name,
+                    "description": b.spec.description,
+                    "state": b.state.value,
+                    "tools": allowed,
+                    "error": b.last_error,
+                }
+            )
+        result: dict[str, Any] = {"servers": servers}
+        hint = self.policies.hint_for(caller.agent)
+        if hint is None and caller.agent is None and self.policies.policy_for(None) is None:
+            hint = "No identity and no policies/default.toml: create it to allow servers."
+        if hint:
+            result["hint"] = hint
+        return result
+
+    async def list_tools(
+        self, server: str | None, query: str | None, limit: int, agent_id: str | None
+    ) -> dict[str, Any]:
+        caller = self.caller(agent_id)
+        names = [self.backend(caller, server).name] if server else self.visible(caller)
+        found, failed = await self.manager.tools_of(names)
+        if server and server in failed:
+            raise ToolError(failed[server])
+        items = [
+            Candidate(name, t.name, t.description or "")
+            for name in names
+            for t in found.get(name, [])
+            if self.policies.tool_allowed(caller.agent, name, t.name)
+        ]
+        if query and query.strip():
+            items = rank(query, items)
+        limit = max(1, limit)
+        return {
+            "tools": [
+                {"server": c.server, "name": c.name, "summary": summary(c.description)}
+                for c in items[:limit]
+            ],
+            "total": len(items),
+            "truncated": len(items) > limit,
+            "errors": [{"server": n, "error": e} for n, e in failed.items()],
+        }
+
+    async def get_tool(self, server: str, tool: str, agent_id: str | None) -> dict[str, Any]:
+        _, t = await self.tool(self.caller(agent_id), server, tool)
+        return {
+            "server": server,
+            "name": t.name,
+            "description": t.description,
+            "inputSchema": t.input_schema,
+            "outputSchema": t.output_schema,
+            "annotations": (
+                t.annotations.model_dump(by_alias=True, exclude_none=True)
+                if t.annotations
+                else None
+            ),
+        }
+
+    async def call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        agent_id: str | None,
+        ctx: Context | None,
+    ) -> ToolResult:
+        backend, _ = await self.tool(self.caller(agent_id), server, tool)
+        progress = on_log = None
+        if ctx is not None:
+            context = ctx
+
+            async def progress(p: float, total: float | None, message: str | None) -> None:
+                await context.report_progress(p, total, message)
+
+            async def on_log(message: LogMessage) -> None:
+                data = message.data
+                text = data if isinstance(data, str) else json.dumps(data, default=str)
+                await context.log(text, level=message.level, logger_name=message.logger)
+
+        result = await backend.call_tool(tool, arguments or {}, progress=progress, on_log=on_log)
+        if result.meta and not _CONNECTION_META.isdisjoint(result.meta):
+            meta = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
+            result = result.model_copy(update={"meta": meta or None})
+        return ToolResult.from_mcp_result(result)
+
+    def gateway_status(self, agent_id: str | None) -> dict[str, Any]:
+        caller = self.caller(agent_id)
+        visible = set(self.visible(caller))
+
+        def can_see(name: str) -> bool:
+            return name in visible
+
+        return {
+            "config": self.config_path,
+            "policies": self.policies.path,
+            "open_mode": self.policies.open_mode,
+            "agent": caller.agent,
+            "reloads": [r.render(can_see) for r in self.reloads],
+            "servers": self.manager.status(n for n in self.manager.names() if n in visible),
+        }
+
+
+def _structured(payload: dict[str, Any]) -> ToolResult:
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    return ToolResult(
+        content=[mcp_types.TextContent(type="text", text=text)], structured_content=payload
+    )
+
+
+def _tool_error(exc: GatewayError) -> ToolError:
+    # An answer to the caller, not a fault of ours: log it at debug only.
+    return ToolError(str(exc), log_level=logging.DEBUG)
+
+
+def build_server(gateway: Gateway) -> FastMCP[Any]:
+    """The FastMCP front server exposing the meta-tools over ``gateway``."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
+        gateway.manager.start_idle_reaper()
+        try:
+            yield
+        finally:
+            await gateway.manager.close()
+
+    mcp: FastMCP[Any] = FastMCP(
+        "agent-gateway",
+        version=__version__,
+        instructions=(
+            "Gateway to many MCP servers. Call list_servers or list_tools(query=...) to find a "
+            "tool, get_tool for its schema, then call_tool(server, tool, arguments)."
+        ),
+        lifespan=lifespan,
+    )
+
+    @mcp.tool(description="List the MCP servers you can use, with state and tool counts.")
+    async def list_servers(agent_id: AgentId = None) -> ToolResult:
+        try:
+            return _structured(await gateway.list_servers(agent_id))
+        except GatewayError as exc:
+            raise _tool_error(exc) from exc
+
+    @mcp.tool(
+        description="List or search tools. Give server to list one server; query to rank by "
+        "relevance."
+    )
+    async def list_tools(
+        server: str | None = None,
+        query: str | None = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+        agent_id: AgentId = None,
+    ) -> ToolResult:
+        try:
+            return _structured(await gateway.list_tools(server, query, limit, agent_id))
+        except GatewayError as exc:
+            raise _tool_error(exc) from exc
+
+    @mcp.tool(description="Get a tool's full definition: description and input schema.")
+    async def get_tool(server: str, tool: str, agent_id: AgentId = None) -> ToolResult:
+        try:
+            return _structured(await gateway.get_tool(server, tool, agent_id))
+        except GatewayError as exc:
+            raise _tool_error(exc) from exc
+
+    @mcp.tool(description="Call a tool on a server; the result is the tool's own result.")
+    async def call_tool(
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None = None,
+        agent_id: AgentId = None,
+        ctx: Context | None = None,
+    ) -> ToolResult:
+        try:
+            return await gateway.call_tool(server, tool, arguments, agent_id, ctx)
+        except GatewayError as exc:
+            raise _tool_error(exc) from exc
+
+    @mcp.tool(description="Gateway health: config, policies, recent reloads, server states.")
+    async def gateway_status(agent_id: AgentId = None) -> ToolResult:
+        try:
+            return _structured(gateway.gateway_status(agent_id))
+        except GatewayError as exc:
+            raise _tool_error(exc) from exc
+
+    return mcp

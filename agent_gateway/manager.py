@@ -1,0 +1,149 @@
+"""ProxyManager: the live set of Backends, one per configured server.
+
+It answers "which backend is NAME", applies a config diff (added servers are
+registered lazily, removed and changed ones drain and close, unchanged ones
+are not touched), stops idle servers, and closes everything on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import anyio
+import mcp_types
+
+from .backend import Backend, State
+from .config import GatewayConfig
+from .diff import ConfigDiff, diff_configs
+from .errors import BackendError, UnknownServerError
+
+logger = logging.getLogger("agent_gateway.manager")
+
+DRAIN_GRACE = 30.0
+
+
+class ProxyManager:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        on_tools_changed: Callable[[str], None] | None = None,
+        drain_grace: float = DRAIN_GRACE,
+    ) -> None:
+        self.config = config
+        self.drain_grace = drain_grace
+        self._on_tools_changed = on_tools_changed
+        self.backends: dict[str, Backend] = {
+            name: self._new_backend(name) for name in config.servers
+        }
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._idle_task: asyncio.Task[None] | None = None
+
+    def _new_backend(self, name: str) -> Backend:
+        return Backend(self.config.servers[name], on_tools_changed=self._tools_changed)
+
+    def _tools_changed(self, name: str) -> None:
+        if self._on_tools_changed is not None:
+            self._on_tools_changed(name)
+
+    def names(self) -> list[str]:
+        return list(self.backends)
+
+    def get(self, name: str) -> Backend:
+        backend = self.backends.get(name)
+        if backend is None:
+            raise UnknownServerError(name)
+        return backend
+
+    # ----- queries over many servers -------------------------------------------------
+
+    async def tools_of(
+        self, names: Iterable[str]
+    ) -> tuple[dict[str, list[mcp_types.Tool]], dict[str, str]]:
+        """Ask the named servers for their tools in parallel; failures land in errors."""
+        tools: dict[str, list[mcp_types.Tool]] = {}
+        errors: dict[str, str] = {}
+
+        async def one(name: str) -> None:
+            backend = self.backends[name]
+            if backend.state is State.DISABLED:
+                return
+            try:
+                tools[name] = await backend.list_tools()
+            except BackendError as exc:
+                errors[name] = str(exc)
+
+        async with anyio.create_task_group() as tg:
+            for name in names:
+                if name in self.backends:
+                    tg.start_soon(one, name)
+        return tools, errors
+
+    # ----- reload --------------------------------------------------------------------
+
+    def apply(self, new: GatewayConfig) -> ConfigDiff:
+        """Swap in a validated config. Never blocks: retiring backends drain in the background."""
+        change = diff_configs(self.config, new)
+        self.config = new
+        for name in change.removed:
+            self._retire(self.backends.pop(name))
+        for name in change.changed:
+            old = self.backends[name]
+            self.backends[name] = self._new_backend(name)
+            self._retire(old)
+        for name in change.added:
+            self.backends[name] = self._new_backend(name)
+        for name in (*change.unchanged, *change.described):
+            self.backends[name].spec = new.servers[name]
+        if change.added or change.removed or change.changed:
+            for name in (*change.added, *change.removed, *change.changed):
+                self._tools_changed(name)
+        return change
+
+    def _retire(self, backend: Backend) -> None:
+        task = asyncio.get_running_loop().create_task(backend.close(self.drain_grace))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    # ----- idle stop -----------------------------------------------------------------
+
+    def start_idle_reaper(self, interval: float = 1.0) -> None:
+        if self._idle_task is None:
+            self._idle_task = asyncio.get_running_loop().create_task(self._reap_idle(interval))
+
+    async def _reap_idle(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for backend in list(self.backends.values()):
+                limit = backend.spec.entry.idle_timeout
+                if (
+                    limit is not None
+                    and backend.state is State.READY
+                    and backend.inflight == 0
+                    and now - backend.last_used >= limit
+                ):
+                    logger.info("Stopping idle server %r after %gs unused.", backend.name, limit)
+                    await backend.stop()
+
+    # ----- shutdown ------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop every downstream server (and the ones still draining)."""
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            self._idle_task = None
+        backends = list(self.backends.values())
+        self.backends = {}
+        async with anyio.create_task_group() as tg:
+            for backend in backends:
+                tg.start_soon(backend.close)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    def status(self, names: Iterable[str]) -> list[dict[str, Any]]:
+        return [self.backends[n].status() for n in names if n in self.backends]

@@ -1,0 +1,61 @@
+"""Run the gateway until stdin closes or a signal arrives, then stop every downstream."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from .config import GatewayConfig
+from .gateway import Gateway, build_server
+from .manager import ProxyManager
+from .policy import PolicySet
+
+logger = logging.getLogger("agent_gateway.serve")
+
+SHUTDOWN_GRACE = 5.0
+
+
+async def serve(args: argparse.Namespace, config: GatewayConfig, policies: PolicySet) -> int:
+    if policies.open_mode:
+        logger.warning(
+            "Open mode: no policies folder at %r, so every caller sees every server. "
+            "Create it (agent-gateway init) to restrict access.",
+            policies.path,
+        )
+    manager = ProxyManager(config)
+    gateway = Gateway(manager, policies, config_path=str(config.path), launch_agent=args.agent)
+    server = build_server(gateway)
+
+    kwargs: dict[str, Any] = {"show_banner": False}
+    if args.transport == "http":
+        kwargs.update(transport="http", host=args.host, port=args.port, path="/mcp")
+        logger.info("Serving MCP over HTTP at http://%s:%d/mcp", args.host, args.port)
+    else:
+        kwargs.update(transport="stdio")
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server_task = asyncio.create_task(server.run_async(**kwargs))
+    stop_task = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        stop_task.cancel()
+        # Downstream processes first: a stuck front must not keep them alive.
+        await asyncio.shield(manager.close())
+        if not server_task.done():
+            server_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(server_task, SHUTDOWN_GRACE)
+    if server_task.done() and not server_task.cancelled() and server_task.exception():
+        raise server_task.exception()  # type: ignore[misc]
+    logger.info("Gateway stopped.")
+    return 0

@@ -1,0 +1,213 @@
+"""A stdio client transport we own: pid, stderr tail, junk lines, process-group shutdown.
+
+fastmcp's ``StdioTransport`` hides the process. Supervision needs it, so this
+transport spawns the server itself (in its own session, so ``killpg`` reaches
+``npx``-spawned grandchildren), keeps the last stderr lines in a ring buffer,
+skips stray non-JSON stdout lines instead of poisoning the session, and shuts
+down per the MCP stdio rules: close stdin, wait, SIGTERM the group, wait,
+SIGKILL the group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from subprocess import PIPE
+from typing import Any
+
+import anyio
+import anyio.abc
+import mcp_types
+from fastmcp.client.transports.base import ClientTransport, TransportOptions
+from mcp import ClientSession
+from mcp.client.stdio import get_default_environment
+from mcp.shared.message import SessionMessage
+
+logger = logging.getLogger("agent_gateway.stdio")
+
+STDIN_CLOSE_GRACE = 2.0
+TERM_GRACE = 2.0
+STDERR_LINES = 50
+EXIT_POLL = 0.05
+
+
+class RelaySession(ClientSession):
+    """A session that relays results without re-validating them against output schemas."""
+
+    async def validate_tool_result(self, name: str, result: mcp_types.CallToolResult) -> None:
+        return None
+
+
+class StdioProcessTransport(ClientTransport):
+    """Spawn ``command args`` and speak newline-delimited JSON-RPC over its pipes."""
+
+    def __init__(
+        self,
+        server: str,
+        command: str,
+        args: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        on_exit: Callable[[int | None], None] | None = None,
+    ) -> None:
+        self.server = server
+        self.command = command
+        self.args = list(args)
+        self.env = env
+        self.cwd = cwd
+        self.on_exit = on_exit
+        self.pid: int | None = None
+        self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        return "\n".join(list(self.stderr)[-lines:])
+
+    @contextlib.asynccontextmanager
+    async def connect_session(
+        self, *, transport_options: TransportOptions | None = None, **session_kwargs: Any
+    ) -> AsyncIterator[ClientSession]:
+        process = await anyio.open_process(
+            [self.command, *self.args],
+            stdin=PIPE,
+            stdout=PIPE,
+            stderr=PIPE,
+            env=get_default_environment() | self.env,
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        self.pid = process.pid
+        read_in, read_out = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        write_in, write_out = anyio.create_memory_object_stream[SessionMessage](0)
+
+        async def read_stdout() -> None:
+            assert process.stdout is not None
+            buf = bytearray()
+            async with read_in:
+                try:
+                    async for chunk in process.stdout:
+                        buf += chunk
+                        start = 0
+                        while (end := buf.find(b"\n", start)) >= 0:
+                            line = bytes(buf[start:end])
+                            start = end + 1
+                            message = self._parse(line)
+                            if message is not None:
+                                await read_in.send(message)
+                        del buf[:start]
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                    pass
+
+        async def write_stdin() -> None:
+            assert process.stdin is not None
+            async with write_out:
+                try:
+                    async for message in write_out:
+                        data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                        await process.stdin.send(data.encode() + b"\n")
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                    await read_in.aclose()
+
+        async def read_stderr() -> None:
+            assert process.stderr is not None
+            buf = bytearray()
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                async for chunk in process.stderr:
+                    buf += chunk
+                    *lines, rest = buf.split(b"\n")
+                    buf = bytearray(rest[-65536:])
+                    for raw in lines:
+                        text = raw.decode("utf-8", "replace").rstrip()
+                        if text:
+                            self.stderr.append(text[:2000])
+                            logger.debug("[%s stderr] %s", self.server, text)
+
+        async def watch_exit() -> None:
+            # Not process.wait(): it also waits for pipe EOF, which a grandchild
+            # holding the pipes delays forever.
+            while process.returncode is None:
+                await anyio.sleep(EXIT_POLL)
+            if self.on_exit is not None:
+                self.on_exit(process.returncode)
+
+        options = transport_options or TransportOptions(session_class=RelaySession)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_stdout)
+            tg.start_soon(write_stdin)
+            tg.start_soon(read_stderr)
+            tg.start_soon(watch_exit)
+            try:
+                async with options.session_class(read_out, write_in, **session_kwargs) as session:
+                    yield session
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await write_in.aclose()
+                    await stop_process(process)
+                tg.cancel_scope.cancel()
+
+    def _parse(self, line: bytes) -> SessionMessage | None:
+        if not line.strip():
+            return None
+        try:
+            message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+        except ValueError:
+            text = line.decode("utf-8", "replace")[:200]
+            logger.warning(
+                "Server %r wrote a non-JSON line to stdout (skipped): %s", self.server, text
+            )
+            return None
+        return SessionMessage(message)
+
+    def __repr__(self) -> str:
+        return f"<StdioProcessTransport {self.server!r} pid={self.pid}>"
+
+
+async def stop_process(process: anyio.abc.Process) -> None:
+    """Close stdin, wait; SIGTERM the process group, wait; SIGKILL the group."""
+    pgid = process.pid
+    if process.stdin is not None:
+        with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await process.stdin.aclose()
+    if not await _wait_exit(process, STDIN_CLOSE_GRACE):
+        _killpg(pgid, signal.SIGTERM)
+        if not await _wait_exit(process, TERM_GRACE):
+            _killpg(pgid, signal.SIGKILL)
+            await _wait_exit(process, TERM_GRACE)
+    # The leader is gone; members of its group (grandchildren) may not be.
+    if _group_alive(pgid):
+        _killpg(pgid, signal.SIGTERM)
+        with anyio.move_on_after(TERM_GRACE):
+            while _group_alive(pgid):
+                await anyio.sleep(0.02)
+        if _group_alive(pgid):
+            _killpg(pgid, signal.SIGKILL)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError, anyio.BrokenResourceError):
+                await stream.aclose()
+
+
+async def _wait_exit(process: anyio.abc.Process, timeout: float) -> bool:
+    with anyio.move_on_after(timeout):
+        while process.returncode is None:
+            await anyio.sleep(0.01)
+        return True
+    return False
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
