@@ -27,6 +27,7 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from . import __version__
+from .audit import AuditLog
 from .backend import Backend
 from .errors import GatewayError, UnknownServerError, UnknownToolError
 from .identity import Caller, agent_for_bearer, resolve
@@ -91,7 +92,9 @@ class Gateway:
         *,
         config_path: str,
         launch_agent: str | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
+        self.audit = audit
         self.manager = manager
         self.policies = policies
         self.config_path = config_path

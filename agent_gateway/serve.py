@@ -9,6 +9,7 @@ import logging
 import signal
 from typing import Any
 
+from .audit import AuditLog
 from .config import GatewayConfig
 from .gateway import Gateway, build_server
 from .manager import ProxyManager
@@ -27,7 +28,10 @@ async def serve(args: argparse.Namespace, config: GatewayConfig, policies: Polic
             policies.path,
         )
     manager = ProxyManager(config)
-    gateway = Gateway(manager, policies, config_path=str(config.path), launch_agent=args.agent)
+    audit = AuditLog(args.audit_log) if args.audit_log else None
+    gateway = Gateway(
+        manager, policies, config_path=str(config.path), launch_agent=args.agent, audit=audit
+    )
     server = build_server(gateway)
 
     kwargs: dict[str, Any] = {"show_banner": False}
@@ -57,5 +61,7 @@ async def serve(args: argparse.Namespace, config: GatewayConfig, policies: Polic
                 await asyncio.wait_for(server_task, SHUTDOWN_GRACE)
     if server_task.done() and not server_task.cancelled() and server_task.exception():
         raise server_task.exception()  # type: ignore[misc]
+    if audit is not None:
+        audit.close()
     logger.info("Gateway stopped.")
     return 0

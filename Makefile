@@ -1,0 +1,52 @@
+# agent-gateway: two commands.
+#   make run   create .venv, install, serve .mcp.json.example over HTTP on 127.0.0.1:8765
+#   make test  create .venv, install the test extra and the npm test server, run ruff, mypy, pytest
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8765
+
+.PHONY: run test install install-test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q mcp-server-time
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	cd tests/npm && npm install --no-audit --no-fund --loglevel=error
+
+run: install
+	@echo ""
+	@echo "agent-gateway is serving .mcp.json.example at http://$(HOST):$(PORT)/mcp"
+	@echo "Connect an MCP client there, e.g. in Claude Code:"
+	@echo "  claude mcp add --transport http gateway http://$(HOST):$(PORT)/mcp"
+	@echo "Or try it: $(BIN)/agent-gateway tools --config .mcp.json.example"
+	@echo "Stop with Ctrl-C."
+	@echo ""
+	$(BIN)/agent-gateway serve --config .mcp.json.example --policies policies \
+		--transport http --host $(HOST) --port $(PORT)
+
+lint:
+	$(BIN)/ruff check agent_gateway tests bench examples
+	$(BIN)/ruff format --check agent_gateway tests bench examples
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest -q
+
+test: install-test lint typecheck pytest
+
+bench: install-test
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) tests/npm/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,176 @@
+"""Shared helpers: start a real ``agent-gateway serve`` subprocess and talk to it as an MCP client.
+
+``start_gateway(...)`` writes the config (and policies) into a temp dir,
+starts ``python -m agent_gateway serve`` with our own stdio transport (so
+the test knows the gateway's pid and stderr), and yields a connected
+``fastmcp.Client``. Helpers wait by polling with a deadline, never by sleeping
+a fixed time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+
+from agent_gateway.stdio import StdioProcessTransport
+
+REPO = Path(__file__).resolve().parent.parent
+SERVERS = REPO / "tests" / "servers"
+PY = sys.executable
+BIN = Path(sys.executable).parent
+MCP_TIME = BIN / "mcp-server-time"
+EVERYTHING = REPO / "tests" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def py_server(script: str, *args: str, **extra: Any) -> dict[str, Any]:
+    """A config entry that runs ``tests/servers/<script>`` with this Python."""
+    return {"command": PY, "args": [str(SERVERS / script), *args], **extra}
+
+
+def echo_server(**extra: Any) -> dict[str, Any]:
+    return py_server("echo_server.py", **extra)
+
+
+def time_server(**extra: Any) -> dict[str, Any]:
+    return {"command": str(MCP_TIME), **extra}
+
+
+def everything_server(**extra: Any) -> dict[str, Any]:
+    if not EVERYTHING.exists():
+        pytest.fail(f"{EVERYTHING} is missing: run 'make test' (it installs tests/npm).")
+    return {"command": str(EVERYTHING), "args": ["stdio"], **extra}
+
+
+def write_config(folder: Path, servers: Mapping[str, Any], name: str = ".mcp.json") -> Path:
+    path = folder / name
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"mcpServers": dict(servers)}, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def write_policies(folder: Path, policies: Mapping[str, str]) -> Path:
+    pol = folder / "policies"
+    pol.mkdir(exist_ok=True)
+    for agent, text in policies.items():
+        (pol / f"{agent}.toml").write_text(text)
+    return pol
+
+
+@dataclass
+class Gateway:
+    client: Client[Any]
+    transport: StdioProcessTransport
+    folder: Path
+    config: Path
+
+    @property
+    def pid(self) -> int:
+        assert self.transport.pid is not None
+        return self.transport.pid
+
+    def stderr(self) -> str:
+        return "\n".join(self.transport.stderr)
+
+    async def call(self, tool: str, **arguments: Any) -> Any:
+        """Call a meta-tool; return its raw CallToolResult."""
+        return await self.client.call_tool_mcp(tool, arguments)
+
+    async def data(self, tool: str, **arguments: Any) -> Any:
+        """Call a meta-tool that must succeed; return its structured content."""
+        result = await self.client.call_tool_mcp(tool, arguments)
+        assert not result.is_error, f"{tool} failed: {result.content}\n{self.stderr()}"
+        return result.structured_content
+
+    async def downstream(self, server: str, tool: str, **arguments: Any) -> Any:
+        return await self.client.call_tool_mcp(
+            "call_tool", {"server": server, "tool": tool, "arguments": arguments}
+        )
+
+    async def pids(self) -> dict[str, int]:
+        status = await self.data("gateway_status")
+        return {s["name"]: s["pid"] for s in status["servers"] if s["pid"]}
+
+
+@asynccontextmanager
+async def start_gateway(
+    folder: Path,
+    servers: Mapping[str, Any] | None = None,
+    *,
+    policies: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    mode: str = "auto",
+    open_mode: bool = True,
+) -> AsyncIterator[Gateway]:
+    """Start ``agent-gateway serve`` in ``folder`` (its cwd) and connect to it."""
+    config = write_config(folder, servers or {})
+    argv = ["-m", "agent_gateway", "serve", "--config", str(config), "--log-level", "debug"]
+    if policies is not None:
+        argv += ["--policies", str(write_policies(folder, policies))]
+    elif not open_mode:
+        argv += ["--policies", str(folder / "policies")]
+    child_env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+    if "COVERAGE_PROCESS_START" in os.environ:
+        child_env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
+    transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))
+    client: Client[Any] = Client(transport, mode=mode, timeout=60)
+    try:
+        async with client:
+            yield Gateway(client, transport, folder, config)
+    except BaseException:
+        sys.stderr.write("---- gateway stderr ----\n" + "\n".join(transport.stderr) + "\n")
+        raise
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+async def await_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
+    import anyio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if hasattr(value, "__await__"):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await anyio.sleep(0.02)
