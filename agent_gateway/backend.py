@@ -133,6 +133,11 @@ class Backend:
     def cached_tools(self) -> list[mcp_types.Tool] | None:
         return None if self._tools is None else list(self._tools.values())
 
+    @property
+    def error(self) -> str | None:
+        """The reason this server cannot be used right now, if it cannot."""
+        return self.last_error if self.state is State.ERROR else None
+
     def status(self) -> dict[str, Any]:
         up = self._connected_at
         return {
@@ -211,10 +216,17 @@ class Backend:
                     stderr_tail=self._current_stderr(),
                 )
             else:
+                code = await self._exit_code()
                 err = translate_backend_error(
                     self.name, _root_cause(exc), stderr_tail=self._current_stderr()
                 )
-                if not isinstance(err, BackendStartError):
+                if code is not None:
+                    err = BackendStartError(
+                        self.name,
+                        f"could not start: it exited with code {code} before answering.",
+                        stderr_tail=self._current_stderr(),
+                    )
+                elif not isinstance(err, BackendStartError):
                     err = BackendStartError(
                         self.name, f"could not start: {err.reason}", stderr_tail=err.stderr_tail
                     )
@@ -224,7 +236,6 @@ class Backend:
         self._tools = None
         self._connected_at = time.monotonic()
         self.starts += 1
-        self.last_error = None
         logger.info("Server %r started (pid %s).", self.name, self.pid)
         return client
 
@@ -328,22 +339,32 @@ class Backend:
         except BackendError:
             raise
         except Exception as exc:
-            raise self._request_failed(client, exc) from exc
+            raise await self._request_failed(client, exc) from exc
         finally:
             self._inflight -= 1
             self.last_used = time.monotonic()
             if self._inflight == 0:
                 self._drained.set()
 
-    def _request_failed(self, client: Client[Any], exc: Exception) -> BackendError:
+    async def _exit_code(self, wait: float = 0.3) -> int | None:
+        """The stdio process's exit code if it has exited (waiting briefly to learn it)."""
+        t = self._transport
+        if not isinstance(t, StdioProcessTransport) or t.pid is None:
+            return None
+        with anyio.move_on_after(wait):
+            while t.returncode is None:
+                await anyio.sleep(0.01)
+        return t.returncode
+
+    async def _request_failed(self, client: Client[Any], exc: Exception) -> BackendError:
         err = translate_backend_error(self.name, _root_cause(exc))
-        transport = self._transport
-        dead = isinstance(err, BackendCrashedError) or (
-            isinstance(transport, StdioProcessTransport) and self._client is None
-        )
+        dead = isinstance(err, BackendCrashedError) or self._client is not client
         if dead:
             if self._client is client:
-                self._crashed(err.reason)
+                code = await self._exit_code()
+                reason = f"exited with code {code}." if code is not None else err.reason
+                if self._client is client:
+                    self._crashed(reason)
             return BackendCrashedError(
                 self.name,
                 f"{self.last_error or err.reason} The next call restarts it.",

@@ -42,7 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     policies = load_policies(args)
-    return int(asyncio.run(serve(args, config, policies)))
+    path, _ = default_policies_path(args.policies, os.environ)
+    return int(asyncio.run(serve(args, config, policies, path)))
 
 
 # ----- check ------------------------------------------------------------------------------

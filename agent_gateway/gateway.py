@@ -9,11 +9,12 @@ unchanged and relays the downstream's progress and log notifications.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -100,6 +101,16 @@ class Gateway:
         self.config_path = config_path
         self.launch_agent = launch_agent
         self.reloads: deque[Reload] = deque(maxlen=RELOADS_KEPT)
+        self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_changed(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever what callers can see may have changed."""
+        self._listeners.append(listener)
+
+    def notify_changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     # ----- access ----------------------------------------------------------------------
 
@@ -148,7 +159,7 @@ class Gateway:
                     "description": b.spec.description,
                     "state": b.state.value,
                     "tools": allowed,
-                    "error": b.last_error,
+                    "error": b.error,
                 }
             )
         result: dict[str, Any] = {"servers": servers}
@@ -263,9 +274,15 @@ def build_server(gateway: Gateway) -> FastMCP[Any]:
     @asynccontextmanager
     async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
         gateway.manager.start_idle_reaper()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(job(stop)) for job in gateway.background]
         try:
             yield
         finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await gateway.manager.close()
 
     mcp: FastMCP[Any] = FastMCP(

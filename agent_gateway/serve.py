@@ -14,13 +14,16 @@ from .config import GatewayConfig
 from .gateway import Gateway, build_server
 from .manager import ProxyManager
 from .policy import PolicySet
+from .watcher import Reloader
 
 logger = logging.getLogger("agent_gateway.serve")
 
 SHUTDOWN_GRACE = 5.0
 
 
-async def serve(args: argparse.Namespace, config: GatewayConfig, policies: PolicySet) -> int:
+async def serve(
+    args: argparse.Namespace, config: GatewayConfig, policies: PolicySet, policies_path: str
+) -> int:
     if policies.open_mode:
         logger.warning(
             "Open mode: no policies folder at %r, so every caller sees every server. "
@@ -32,6 +35,8 @@ async def serve(args: argparse.Namespace, config: GatewayConfig, policies: Polic
     gateway = Gateway(
         manager, policies, config_path=str(config.path), launch_agent=args.agent, audit=audit
     )
+    reloader = Reloader(gateway, str(config.path), policies_path)
+    gateway.background.append(reloader.run)
     server = build_server(gateway)
 
     kwargs: dict[str, Any] = {"show_banner": False}
@@ -45,12 +50,21 @@ async def serve(args: argparse.Namespace, config: GatewayConfig, policies: Polic
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    hup_tasks: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        logger.info("SIGHUP: reloading the config and policies.")
+        task = loop.create_task(reloader.reload())
+        hup_tasks.add(task)
+        task.add_done_callback(hup_tasks.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     server_task = asyncio.create_task(server.run_async(**kwargs))
     stop_task = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         stop_task.cancel()
         # Downstream processes first: a stuck front must not keep them alive.

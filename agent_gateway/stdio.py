@@ -33,6 +33,7 @@ STDIN_CLOSE_GRACE = 2.0
 TERM_GRACE = 2.0
 STDERR_LINES = 50
 EXIT_POLL = 0.05
+STDERR_DRAIN = 0.5
 
 
 class RelaySession(ClientSession):
@@ -61,6 +62,7 @@ class StdioProcessTransport(ClientTransport):
         self.cwd = cwd
         self.on_exit = on_exit
         self.pid: int | None = None
+        self.returncode: int | None = None
         self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
 
     def stderr_tail(self, lines: int = 20) -> str:
@@ -80,6 +82,7 @@ class StdioProcessTransport(ClientTransport):
             start_new_session=True,
         )
         self.pid = process.pid
+        self.returncode = None
         read_in, read_out = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_in, write_out = anyio.create_memory_object_stream[SessionMessage](0)
 
@@ -111,6 +114,8 @@ class StdioProcessTransport(ClientTransport):
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
                     await read_in.aclose()
 
+        stderr_done = anyio.Event()
+
         async def read_stderr() -> None:
             assert process.stderr is not None
             buf = bytearray()
@@ -124,12 +129,14 @@ class StdioProcessTransport(ClientTransport):
                         if text:
                             self.stderr.append(text[:2000])
                             logger.debug("[%s stderr] %s", self.server, text)
+            stderr_done.set()
 
         async def watch_exit() -> None:
             # Not process.wait(): it also waits for pipe EOF, which a grandchild
             # holding the pipes delays forever.
             while process.returncode is None:
                 await anyio.sleep(EXIT_POLL)
+            self.returncode = process.returncode
             if self.on_exit is not None:
                 self.on_exit(process.returncode)
 
@@ -146,6 +153,10 @@ class StdioProcessTransport(ClientTransport):
                 with anyio.CancelScope(shield=True):
                     await write_in.aclose()
                     await stop_process(process)
+                    self.returncode = process.returncode
+                    # Let the last stderr lines (often the reason) land in the tail.
+                    with anyio.move_on_after(STDERR_DRAIN):
+                        await stderr_done.wait()
                 tg.cancel_scope.cancel()
 
     def _parse(self, line: bytes) -> SessionMessage | None:
@@ -184,7 +195,7 @@ async def stop_process(process: anyio.abc.Process) -> None:
                 await anyio.sleep(0.02)
         if _group_alive(pgid):
             _killpg(pgid, signal.SIGKILL)
-    for stream in (process.stdout, process.stderr):
+    for stream in (process.stdout,):
         if stream is not None:
             with contextlib.suppress(OSError, anyio.BrokenResourceError):
                 await stream.aclose()

@@ -1,0 +1,158 @@
+"""Hot reload: watch the config file and the policies folder, apply what changed.
+
+watchfiles watches the DIRECTORIES that hold ``.mcp.json`` and ``policies/``
+(editors save by writing a temp file and renaming it, which a watch on the
+file itself stops seeing), filtered by name, batching quick successive saves.
+Every batch re-reads the files, so a burst of edits converges on the last
+one. An invalid file keeps everything running as it was; the attempt is
+recorded for ``gateway_status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from .config import GatewayConfig
+from .errors import ConfigError, PolicyError
+from .gateway import Gateway, Reload
+from .policy import PolicySet
+
+logger = logging.getLogger("agent_gateway.watcher")
+
+STEP_MS = 20
+DEBOUNCE_MS = 400
+
+
+class Reloader:
+    """Validates and applies config and policy changes for one Gateway."""
+
+    def __init__(self, gateway: Gateway, config_path: str, policies_path: str) -> None:
+        self.gateway = gateway
+        self.config_path = Path(os.path.abspath(config_path))
+        self.policies_path = Path(os.path.abspath(policies_path))
+        self._lock = asyncio.Lock()
+
+    # ----- apply -----------------------------------------------------------------------
+
+    def reload_config(self) -> Reload:
+        manager = self.gateway.manager
+        known = set(manager.config.servers)
+        try:
+            new = GatewayConfig.from_file(self.config_path)
+        except ConfigError as exc:
+            logger.error("Config reload rejected, keeping the running config: %s", exc)
+            return self._record(str(self.config_path), False, {}, [str(exc)], known)
+        for warning in new.warnings:
+            logger.warning("%s: %s", self.config_path, warning)
+        change = manager.apply(new)
+        summary = {k: list(v) for k, v in change.summary().items()}
+        if not change.empty:
+            logger.info("Config reloaded: %s", _describe(summary))
+        names = known | set(new.servers)
+        return self._record(str(self.config_path), True, summary, [], names)
+
+    def reload_policies(self) -> Reload | None:
+        current = self.gateway.policies
+        if not self.policies_path.is_dir() and current.open_mode:
+            return None  # still no folder: open mode goes on
+        names = set(self.gateway.manager.config.servers)
+        try:
+            if not self.policies_path.is_dir():
+                raise PolicyError(
+                    "the policies folder was deleted; keeping the last policies. "
+                    "Recreate it to change access.",
+                    path=str(self.policies_path),
+                )
+            new = PolicySet.from_dir(str(self.policies_path), explicit=True)
+        except PolicyError as exc:
+            logger.error("Policy reload rejected, keeping the running policies: %s", exc)
+            return self._record(str(self.policies_path), False, {}, [str(exc)], names)
+        changed = _changed_agents(current, new)
+        self.gateway.policies = new
+        if current.open_mode:
+            logger.info("A policies folder appeared at %s: open mode ends.", self.policies_path)
+        elif changed:
+            logger.info("Policies reloaded: agents changed: %s", ", ".join(changed))
+        return self._record(str(self.policies_path), True, {"agents": changed}, [], names)
+
+    def _record(
+        self,
+        file: str,
+        ok: bool,
+        changes: dict[str, list[str]],
+        errors: list[str],
+        names: Iterable[str],
+    ) -> Reload:
+        text = " ".join(errors)
+        mentioned = tuple(n for n in names if n in text or any(n in v for v in changes.values()))
+        record = Reload(time.time(), file, ok, changes, errors, mentioned)
+        self.gateway.reloads.append(record)
+        return record
+
+    async def reload(self, *, config: bool = True, policies: bool = True) -> None:
+        async with self._lock:
+            # Policies first: a new server must not appear under the old rules.
+            if policies:
+                self.reload_policies()
+            if config:
+                self.reload_config()
+            self.gateway.notify_changed()
+
+    # ----- watch -----------------------------------------------------------------------
+
+    def _watch_paths(self) -> list[str]:
+        paths = {self.config_path.parent, self.policies_path.parent}
+        if self.policies_path.is_dir():
+            paths.add(self.policies_path)
+        return sorted(str(p) for p in paths if p.is_dir())
+
+    def _classify(self, path: str) -> tuple[bool, bool]:
+        p = Path(path)
+        is_config = p == self.config_path
+        is_policy = p == self.policies_path or (
+            p.parent == self.policies_path
+            and p.suffix in (".toml", ".json")
+            and not p.name.startswith(".")
+        )
+        return is_config, is_policy
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch until ``stop`` is set. Restarts the watch when the policies folder appears."""
+        from watchfiles import awatch
+
+        while not stop.is_set():
+            paths = self._watch_paths()
+            had_folder = self.policies_path.is_dir()
+            logger.debug("Watching %s", ", ".join(paths))
+            try:
+                async for batch in awatch(
+                    *paths,
+                    watch_filter=lambda _c, p: any(self._classify(p)),
+                    step=STEP_MS,
+                    debounce=DEBOUNCE_MS,
+                    stop_event=stop,
+                    recursive=False,
+                    ignore_permission_denied=True,
+                ):
+                    config = any(self._classify(p)[0] for _, p in batch)
+                    policies = any(self._classify(p)[1] for _, p in batch)
+                    await self.reload(config=config, policies=policies)
+                    if self.policies_path.is_dir() != had_folder:
+                        break  # watch the new folder (or stop watching a gone one)
+            except Exception:  # the watcher must survive anything; log and go on
+                logger.exception("The file watcher failed; restarting it")
+                await asyncio.sleep(0.5)
+
+
+def _changed_agents(old: PolicySet, new: PolicySet) -> list[str]:
+    names = set(old.agents) | set(new.agents)
+    return sorted(n for n in names if old.agents.get(n) != new.agents.get(n))
+
+
+def _describe(summary: dict[str, list[str]]) -> str:
+    return "; ".join(f"{k} {', '.join(v)}" for k, v in summary.items() if v) or "no changes"
