@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", default="stdio", choices=["stdio", "http"])
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
     serve.add_argument("--port", type=int, default=8765, help="HTTP port")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="also accept this Host/Origin name over HTTP (repeatable)",
+    )
+    serve.add_argument(
+        "--expose",
+        default="meta",
+        choices=["meta", "direct", "both"],
+        help="meta: the five meta-tools; direct: downstream tools as SERVER__TOOL; both",
+    )
     serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
 
     check = sub.add_parser(

@@ -9,9 +9,12 @@ import logging
 import signal
 from typing import Any
 
+from starlette.middleware import Middleware
+
 from .audit import AuditLog
 from .config import GatewayConfig
 from .gateway import Gateway, build_server
+from .httpfront import GuardMiddleware, is_loopback_bind
 from .manager import ProxyManager
 from .policy import PolicySet
 from .watcher import Reloader
@@ -41,7 +44,25 @@ async def serve(
 
     kwargs: dict[str, Any] = {"show_banner": False}
     if args.transport == "http":
-        kwargs.update(transport="http", host=args.host, port=args.port, path="/mcp")
+        if not is_loopback_bind(args.host):
+            logger.warning(
+                "Binding %s: the gateway is reachable from other machines. Give every agent a "
+                "bearer token (agent-gateway token NAME) and keep default.toml narrow.",
+                args.host,
+            )
+        guard = Middleware(
+            GuardMiddleware,
+            policies=lambda: gateway.policies,
+            allowed_hosts=args.allowed_host or (),
+        )
+        kwargs.update(
+            transport="http",
+            host=args.host,
+            port=args.port,
+            path="/mcp",
+            middleware=[guard],
+            uvicorn_config={"access_log": False},
+        )
         logger.info("Serving MCP over HTTP at http://%s:%d/mcp", args.host, args.port)
     else:
         kwargs.update(transport="stdio")

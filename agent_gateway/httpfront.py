@@ -1,0 +1,124 @@
+"""The HTTP front's guard: loopback Host/Origin only, bearer tokens, ``/healthz``.
+
+A pure ASGI middleware in front of fastmcp's streamable-HTTP app:
+- a request whose ``Host`` or ``Origin`` is not a loopback name (localhost,
+  127.0.0.1, [::1], any port) and not listed with ``--allowed-host`` gets 403
+  (DNS-rebinding protection);
+- ``GET /healthz`` answers 200 without auth;
+- an ``Authorization: Bearer`` token that matches no agent gets 401, never a
+  downgrade to "no identity".
+The decisions are pure functions, tested without a server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import IdentityError
+from .identity import agent_for_bearer
+from .policy import PolicySet
+
+logger = logging.getLogger("agent_gateway.http")
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def host_name(host_header: str) -> str:
+    """The name part of a Host header: ``[::1]:8765`` -> ``::1``, ``a:80`` -> ``a``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def host_allowed(host_header: str | None, allowed: Iterable[str] = ()) -> bool:
+    if host_header is None:
+        return True  # not a browser: browsers always send Host
+    name = host_name(host_header)
+    return name in LOOPBACK_NAMES or name in {a.lower() for a in allowed}
+
+
+def origin_allowed(origin: str | None, allowed: Iterable[str] = ()) -> bool:
+    if origin is None:
+        return True  # not a cross-origin browser request
+    parts = urlsplit(origin.strip())
+    name = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not name:
+        return False  # "null" and other opaque origins
+    return name in LOOPBACK_NAMES or name in {a.lower() for a in allowed}
+
+
+def is_loopback_bind(host: str) -> bool:
+    return host_name(host) in LOOPBACK_NAMES or host.startswith("127.")
+
+
+class GuardMiddleware:
+    """ASGI middleware: Host/Origin check, bearer check, /healthz."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policies: Callable[[], PolicySet],
+        allowed_hosts: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        self.policies = policies
+        self.allowed_hosts = tuple(allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host, origin = headers.get("host"), headers.get("origin")
+        if not host_allowed(host, self.allowed_hosts) or not origin_allowed(
+            origin, self.allowed_hosts
+        ):
+            logger.warning(
+                "Refused a request with Host %r, Origin %r (not loopback).", host, origin
+            )
+            await _respond(
+                send,
+                403,
+                {
+                    "error": "Host or Origin not allowed. Use a loopback "
+                    "name, or start the gateway with --allowed-host NAME."
+                },
+            )
+            return
+        if scope["path"] == "/healthz":
+            await _respond(send, 200, {"status": "ok"})
+            return
+        try:
+            agent_for_bearer(self.policies(), headers.get("authorization"))
+        except IdentityError as exc:
+            await _respond(
+                send,
+                401,
+                {"error": str(exc)},
+                extra=[(b"www-authenticate", b'Bearer realm="agent-gateway"')],
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+async def _respond(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": data})
