@@ -173,6 +173,15 @@ class Backend:
             finally:
                 self._connecting = False
 
+    def ready_to_retry(self) -> bool:
+        """Could a start be attempted now (not disabled, misconfigured or backing off)?"""
+        return (
+            not self._closing
+            and not self.spec.disabled
+            and self.spec.error is None
+            and time.monotonic() >= self._retry_at
+        )
+
     def _check_can_start(self) -> None:
         if self._closing:
             raise BackendUnavailableError(

@@ -103,12 +103,15 @@ class Gateway:
         self.reloads: deque[Reload] = deque(maxlen=RELOADS_KEPT)
         self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self._listeners: list[Callable[[], None]] = []
+        self.changed = asyncio.Event()
+        manager.set_tools_listener(lambda _server: self.notify_changed())
 
     def on_changed(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever what callers can see may have changed."""
         self._listeners.append(listener)
 
     def notify_changed(self) -> None:
+        self.changed.set()
         for listener in list(self._listeners):
             listener()
 
@@ -268,8 +271,8 @@ def _tool_error(exc: GatewayError) -> ToolError:
     return ToolError(str(exc), log_level=logging.DEBUG)
 
 
-def build_server(gateway: Gateway) -> FastMCP[Any]:
-    """The FastMCP front server exposing the meta-tools over ``gateway``."""
+def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
+    """The FastMCP front server: meta-tools, direct tools, or both (``expose``)."""
 
     @asynccontextmanager
     async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
@@ -294,6 +297,17 @@ def build_server(gateway: Gateway) -> FastMCP[Any]:
         ),
         lifespan=lifespan,
     )
+    if expose != "meta":
+        from .direct import DirectTools, start_all
+
+        mcp.add_middleware(DirectTools(gateway))
+        gateway.background.append(lambda stop: start_all(gateway, stop))
+    if expose != "direct":
+        _add_meta_tools(mcp, gateway)
+    return mcp
+
+
+def _add_meta_tools(mcp: FastMCP[Any], gateway: Gateway) -> None:
 
     @mcp.tool(description="List the MCP servers you can use, with state and tool counts.")
     async def list_servers(agent_id: AgentId = None) -> ToolResult:
@@ -343,5 +357,3 @@ def build_server(gateway: Gateway) -> FastMCP[Any]:
             return _structured(gateway.gateway_status(agent_id))
         except GatewayError as exc:
             raise _tool_error(exc) from exc
-
-    return mcp

@@ -46,6 +46,10 @@ class ProxyManager:
     def _new_backend(self, name: str) -> Backend:
         return Backend(self.config.servers[name], on_tools_changed=self._tools_changed)
 
+    def set_tools_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(server)`` when a server's tools may have changed."""
+        self._on_tools_changed = listener
+
     def _tools_changed(self, name: str) -> None:
         if self._on_tools_changed is not None:
             self._on_tools_changed(name)

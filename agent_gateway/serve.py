@@ -40,7 +40,7 @@ async def serve(
     )
     reloader = Reloader(gateway, str(config.path), policies_path)
     gateway.background.append(reloader.run)
-    server = build_server(gateway)
+    server = build_server(gateway, args.expose)
 
     kwargs: dict[str, Any] = {"show_banner": False}
     if args.transport == "http":
