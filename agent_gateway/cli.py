@@ -127,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--config", default=".mcp.json", metavar="PATH")
     init.add_argument("--policies", default="policies", metavar="DIR")
+    init.add_argument(
+        "--from",
+        dest="from_path",
+        metavar="PATH",
+        help="import the servers of an existing IDE config (Claude Desktop, "
+        "Claude Code, Cursor, VS Code) and print the entry that replaces them",
+    )
 
     token = sub.add_parser(
         "token",
