@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -169,7 +170,10 @@ class Backend:
             self._check_can_start()
             self._connecting = True
             try:
-                return await self._start()
+                # A fresh context: the session's long-lived tasks must not keep
+                # (and later act on) the context variables of the first request.
+                start = asyncio.create_task(self._start(), context=contextvars.Context())
+                return await start
             finally:
                 self._connecting = False
 

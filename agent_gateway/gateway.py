@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -29,7 +30,7 @@ from pydantic import Field
 
 from . import __version__
 from .audit import AuditLog
-from .backend import Backend
+from .backend import Backend, LogFn, ProgressFn
 from .errors import GatewayError, UnknownServerError, UnknownToolError
 from .identity import Caller, agent_for_bearer, resolve
 from .manager import ProxyManager
@@ -224,18 +225,7 @@ class Gateway:
         ctx: Context | None,
     ) -> ToolResult:
         backend, _ = await self.tool(self.caller(agent_id), server, tool)
-        progress = on_log = None
-        if ctx is not None:
-            context = ctx
-
-            async def progress(p: float, total: float | None, message: str | None) -> None:
-                await context.report_progress(p, total, message)
-
-            async def on_log(message: LogMessage) -> None:
-                data = message.data
-                text = data if isinstance(data, str) else json.dumps(data, default=str)
-                await context.log(text, level=message.level, logger_name=message.logger)
-
+        progress, on_log = _relays(ctx) if ctx is not None else (None, None)
         result = await backend.call_tool(tool, arguments or {}, progress=progress, on_log=on_log)
         if result.meta and not _CONNECTION_META.isdisjoint(result.meta):
             meta = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
@@ -257,6 +247,36 @@ class Gateway:
             "reloads": [r.render(can_see) for r in self.reloads],
             "servers": self.manager.status(n for n in self.manager.names() if n in visible),
         }
+
+
+def _relays(ctx: Context) -> tuple[ProgressFn | None, LogFn | None]:
+    """Progress and log relays bound to THIS request.
+
+    The downstream's notifications arrive on its session's reader task, whose
+    context is not this request's: capture the request-scoped session and id
+    now instead of resolving them from context variables later.
+    """
+    try:
+        session = ctx.session
+        request_id = ctx.request_id
+    except RuntimeError:
+        return None, None
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        await session.report_progress(value, total, message)
+
+    async def on_log(message: LogMessage) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the logging capability is deprecated in 2026-07-28
+            send = session.send_log_message(
+                level=message.level,
+                data=message.data,
+                logger=message.logger,
+                related_request_id=request_id,
+            )
+        await send
+
+    return progress, on_log
 
 
 def _structured(payload: dict[str, Any]) -> ToolResult:
@@ -297,6 +317,9 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
         ),
         lifespan=lifespan,
     )
+    from .notify import install_notifier
+
+    install_notifier(mcp, gateway)
     if expose != "meta":
         from .direct import DirectTools, start_all
 

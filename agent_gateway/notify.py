@@ -1,0 +1,165 @@
+"""Tell connected clients when what they can see has changed.
+
+fastmcp sends no ``notifications/tools/list_changed`` by itself, in either
+protocol era, so the gateway does it:
+
+- handshake-era clients (2025-11-25 and older) have a long-lived connection;
+  a middleware records each one it sees (weakly: closed ones go away) and a
+  change sends ``notifications/tools/list_changed`` on its standalone stream.
+- 2026-07-28 clients have no connection to push to; they open
+  ``subscriptions/listen`` streams, served by the SDK's ``ListenHandler`` fed
+  from a subscription bus on which a change publishes ``ToolsListChanged``.
+
+``Gateway.notify_changed`` fires in bursts (a reload, every server becoming
+ready in direct mode), so changes are coalesced: the first one schedules a
+send a short moment later and the others until then ride along. Every
+caller is told, whatever its policy: the notification says only "list
+again", never what changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+import mcp_types
+from fastmcp import FastMCP
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from mcp.server.connection import Connection
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from .gateway import Gateway
+
+logger = logging.getLogger("agent_gateway.notify")
+
+LISTEN_METHOD = "subscriptions/listen"
+DEBOUNCE = 0.05  # seconds: a burst of changes becomes one notification
+
+
+def _connection(context: MiddlewareContext[Any]) -> Connection | None:
+    """The long-lived connection behind a request, if it is a handshake-era one.
+
+    ``ctx.session`` is a per-request proxy; the connection it wraps is what
+    lives as long as the client does (fastmcp reads it the same way).
+    """
+    ctx = context.fastmcp_context
+    if ctx is None:
+        return None
+    try:
+        session = ctx.session
+    except RuntimeError:  # no session yet
+        return None
+    connection = getattr(session, "_connection", None)
+    if not isinstance(connection, Connection):
+        return None
+    if connection.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        return None  # told through subscriptions/listen instead
+    if not connection.has_standalone_channel:
+        return None
+    return connection
+
+
+class Notifier:
+    """Coalesces change signals and delivers them to both kinds of client."""
+
+    def __init__(self) -> None:
+        self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self.bus = InMemorySubscriptionBus()
+        self.listen = ListenHandler(self.bus)
+        self.sent = 0  # coalesced deliveries so far (for status and tests)
+        self._pending = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def record(self, connection: Connection) -> None:
+        if connection not in self.connections:
+            logger.debug(
+                "Recording a %s connection for change notifications", connection.protocol_version
+            )
+            self.connections.add(connection)
+
+    def changed(self) -> None:
+        """Schedule one notification soon; a no-op while one is already pending."""
+        if self._pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not serving (a sync caller outside the loop): nobody to tell
+        self._pending = True
+        task = loop.create_task(self._deliver())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self) -> None:
+        try:
+            await asyncio.sleep(DEBOUNCE)
+        finally:
+            # From here on a new change needs a new notification: this one may
+            # already have reached a client that then listed before the change.
+            self._pending = False
+        self.sent += 1
+        connections = list(self.connections)
+        logger.debug(
+            "Tools may have changed: notifying %d connection(s) and listen streams",
+            len(connections),
+        )
+        await asyncio.gather(*(self._send(c) for c in connections))
+        await self.bus.publish(ToolsListChanged())
+
+    async def _send(self, connection: Connection) -> None:
+        try:
+            await connection.send_tool_list_changed()
+        except Exception as exc:  # noqa: BLE001 - one dead client must not stop the others
+            logger.debug("Dropping a connection that failed to take a notification: %r", exc)
+            self.connections.discard(connection)
+
+    async def close(self) -> None:
+        """End listen streams gracefully and stop pending deliveries."""
+        self.listen.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class RecordConnections(Middleware):
+    """Records every handshake-era connection that sends the front anything."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    async def on_message(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        try:
+            return await call_next(context)
+        finally:
+            # After call_next: an initialize has committed its protocol version by then.
+            connection = _connection(context)
+            if connection is not None:
+                self.notifier.record(connection)
+
+
+def install_notifier(mcp: FastMCP[Any], gateway: Gateway) -> Notifier:
+    """Wire change notifications into ``mcp`` for every change ``gateway`` reports."""
+    notifier = Notifier()
+    mcp.add_middleware(RecordConnections(notifier))
+    server = mcp._mcp_server
+    if server.get_request_handler(LISTEN_METHOD) is None:
+        # Also what makes 2026-07-28 capabilities say tools.listChanged; handshake-era
+        # ones already do (fastmcp's NotificationOptions).
+        server.add_request_handler(
+            LISTEN_METHOD, mcp_types.SubscriptionsListenRequestParams, notifier.listen
+        )
+    gateway.on_changed(notifier.changed)
+
+    async def stop_with_server(stop: asyncio.Event) -> None:
+        try:
+            await stop.wait()
+        finally:
+            await notifier.close()
+
+    gateway.background.append(stop_with_server)
+    return notifier
