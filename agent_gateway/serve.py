@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
+import os
 import signal
+import sys
 from typing import Any
 
 from starlette.middleware import Middleware
@@ -92,11 +93,18 @@ async def serve(
         await asyncio.shield(manager.close())
         if not server_task.done():
             server_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(server_task, SHUTDOWN_GRACE)
+            # Not wait_for: it would wait for a cancellation that the stdio front's
+            # stdin thread never acknowledges.
+            await asyncio.wait({server_task}, timeout=SHUTDOWN_GRACE)
+        if audit is not None:
+            audit.close()
     if server_task.done() and not server_task.cancelled() and server_task.exception():
         raise server_task.exception()  # type: ignore[misc]
-    if audit is not None:
-        audit.close()
     logger.info("Gateway stopped.")
+    if stop.is_set() and args.transport == "stdio":
+        # A signal ended us while the stdio front still blocks in a thread reading
+        # stdin; every downstream is already stopped, so leave without waiting for it.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
