@@ -224,7 +224,43 @@ class Gateway:
         agent_id: str | None,
         ctx: Context | None,
     ) -> ToolResult:
-        backend, _ = await self.tool(self.caller(agent_id), server, tool)
+        caller = self.caller(agent_id)
+        if self.audit is None:
+            return await self._call_tool(caller, server, tool, arguments, ctx)
+        started = time.perf_counter()
+        allowed = False
+        is_error: bool | None = None
+        try:
+            backend, _ = await self.tool(caller, server, tool)
+            allowed, is_error = True, True
+            result = await self._call_backend(backend, tool, arguments, ctx)
+            is_error = bool(result.is_error)
+            return result
+        finally:
+            self.audit.record(
+                agent=caller.agent,
+                identified_by=caller.how,
+                server=server,
+                tool=tool,
+                allowed=allowed,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                is_error=is_error,
+            )
+
+    async def _call_tool(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        ctx: Context | None,
+    ) -> ToolResult:
+        backend, _ = await self.tool(caller, server, tool)
+        return await self._call_backend(backend, tool, arguments, ctx)
+
+    async def _call_backend(
+        self, backend: Backend, tool: str, arguments: dict[str, Any] | None, ctx: Context | None
+    ) -> ToolResult:
         progress, on_log = _relays(ctx) if ctx is not None else (None, None)
         result = await backend.call_tool(tool, arguments or {}, progress=progress, on_log=on_log)
         if result.meta and not _CONNECTION_META.isdisjoint(result.meta):

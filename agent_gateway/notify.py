@@ -71,6 +71,7 @@ class Notifier:
         self.listen = ListenHandler(self.bus)
         self.sent = 0  # coalesced deliveries so far (for status and tests)
         self._pending = False
+        self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     def record(self, connection: Connection) -> None:
@@ -82,12 +83,13 @@ class Notifier:
 
     def changed(self) -> None:
         """Schedule one notification soon; a no-op while one is already pending."""
-        if self._pending:
+        if self._pending or self._closed:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return  # not serving (a sync caller outside the loop): nobody to tell
+            logger.debug("A change outside the event loop: no client to tell")
+            return
         self._pending = True
         task = loop.create_task(self._deliver())
         self._tasks.add(task)
@@ -118,6 +120,7 @@ class Notifier:
 
     async def close(self) -> None:
         """End listen streams gracefully and stop pending deliveries."""
+        self._closed = True
         self.listen.close()
         for task in list(self._tasks):
             task.cancel()

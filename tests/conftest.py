@@ -87,20 +87,24 @@ class Gateway:
     def stderr(self) -> str:
         return "\n".join(self.transport.stderr)
 
-    async def call(self, tool: str, **arguments: Any) -> Any:
+    async def call(self, name: str, /, **arguments: Any) -> Any:
         """Call a meta-tool; return its raw CallToolResult."""
-        return await self.client.call_tool_mcp(tool, arguments)
+        return await self.client.call_tool_mcp(name, arguments)
 
-    async def data(self, tool: str, **arguments: Any) -> Any:
+    async def data(self, name: str, /, **arguments: Any) -> Any:
         """Call a meta-tool that must succeed; return its structured content."""
-        result = await self.client.call_tool_mcp(tool, arguments)
-        assert not result.is_error, f"{tool} failed: {result.content}\n{self.stderr()}"
+        result = await self.client.call_tool_mcp(name, arguments)
+        assert not result.is_error, f"{name} failed: {result.content}\n{self.stderr()}"
         return result.structured_content
 
-    async def downstream(self, server: str, tool: str, **arguments: Any) -> Any:
-        return await self.client.call_tool_mcp(
-            "call_tool", {"server": server, "tool": tool, "arguments": arguments}
-        )
+    async def downstream(
+        self, server: str, tool: str, /, *, agent_id: str | None = None, **arguments: Any
+    ) -> Any:
+        """call_tool(server, tool, arguments) through the gateway; raw CallToolResult."""
+        params: dict[str, Any] = {"server": server, "tool": tool, "arguments": arguments}
+        if agent_id is not None:
+            params["agent_id"] = agent_id
+        return await self.client.call_tool_mcp("call_tool", params)
 
     async def pids(self) -> dict[str, int]:
         status = await self.data("gateway_status")

@@ -15,8 +15,8 @@ def sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-ALICE_TOKEN = "tok-alice-3f9a"  # noqa: S105 - a test token
-BOB_TOKEN = "tok-bob-77c1"  # noqa: S105 - a test token
+ALICE_TOKEN = "tok-alice-3f9a"
+BOB_TOKEN = "tok-bob-77c1"
 
 POLICIES = PolicySet.from_dicts(
     {
@@ -163,3 +163,29 @@ def test_token_then_resolve_binds_the_request() -> None:
     )
     with pytest.raises(IdentityError):
         resolve(launch_agent=None, token_agent=token_agent, agent_id="alice")
+
+
+# --------------------------------------------------------------------------- identity -> policy
+
+# (id, launch, agent_id, servers visible of ["public", "secret"])
+SCOPE_CASES = [
+    ("none-gets-default", None, None, ["public"]),
+    ("declared-alice", None, "alice", ["public", "secret"]),
+    ("declared-bob", None, "bob", ["public"]),
+    ("declared-unknown-gets-nothing-not-default", None, "mallory", []),
+    ("declared-default-by-name", None, "default", ["public"]),
+    ("launch-bound-bob", "bob", None, ["public"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("launch", "agent_id", "visible"), [c[1:] for c in SCOPE_CASES], ids=[c[0] for c in SCOPE_CASES]
+)
+def test_the_resolved_caller_selects_the_policy(
+    launch: str | None, agent_id: str | None, visible: list[str]
+) -> None:
+    caller = resolve(launch_agent=launch, token_agent=None, agent_id=agent_id)
+    assert POLICIES.visible_servers(caller.agent, ["public", "secret"]) == visible
+    if caller.agent == "mallory":
+        assert POLICIES.policy_for("mallory") is None  # fail closed, even with a default.toml
+        assert "policies/mallory.toml" in (POLICIES.hint_for("mallory") or "")
