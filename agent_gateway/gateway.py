@@ -95,8 +95,10 @@ class Gateway:
         config_path: str,
         launch_agent: str | None = None,
         audit: AuditLog | None = None,
+        http: bool = False,
     ) -> None:
         self.audit = audit
+        self.http = http
         self.manager = manager
         self.policies = policies
         self.config_path = config_path
@@ -120,7 +122,7 @@ class Gateway:
 
     def caller(self, agent_id: str | None) -> Caller:
         token_agent = None
-        if self.launch_agent is None:
+        if self.launch_agent is None and self.http:
             auth = get_http_headers(include={"authorization"}).get("authorization")
             token_agent = agent_for_bearer(self.policies, auth)
         return resolve(launch_agent=self.launch_agent, token_agent=token_agent, agent_id=agent_id)
@@ -266,7 +268,7 @@ class Gateway:
         if result.meta and not _CONNECTION_META.isdisjoint(result.meta):
             meta = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
             result = result.model_copy(update={"meta": meta or None})
-        return ToolResult.from_mcp_result(result)
+        return _passthrough(result)
 
     def gateway_status(self, agent_id: str | None) -> dict[str, Any]:
         caller = self.caller(agent_id)
@@ -283,6 +285,18 @@ class Gateway:
             "reloads": [r.render(can_see) for r in self.reloads],
             "servers": self.manager.status(n for n in self.manager.names() if n in visible),
         }
+
+
+def _passthrough(result: mcp_types.CallToolResult) -> ToolResult:
+    """Wrap the downstream result so fastmcp sends it as is (no re-conversion or copy)."""
+    wrapped = ToolResult.model_construct(
+        content=result.content,
+        structured_content=result.structured_content,
+        meta=result.meta,
+        is_error=result.is_error,
+    )
+    wrapped._raw_mcp_result = result
+    return wrapped
 
 
 def _relays(ctx: Context) -> tuple[ProgressFn | None, LogFn | None]:

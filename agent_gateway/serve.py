@@ -37,7 +37,12 @@ async def serve(
     manager = ProxyManager(config)
     audit = AuditLog(args.audit_log) if args.audit_log else None
     gateway = Gateway(
-        manager, policies, config_path=str(config.path), launch_agent=args.agent, audit=audit
+        manager,
+        policies,
+        config_path=str(config.path),
+        launch_agent=args.agent,
+        audit=audit,
+        http=args.transport == "http",
     )
     reloader = Reloader(gateway, str(config.path), policies_path)
     gateway.background.append(reloader.run)
