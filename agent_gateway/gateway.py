@@ -273,9 +273,10 @@ class Gateway:
     def gateway_status(self, agent_id: str | None) -> dict[str, Any]:
         caller = self.caller(agent_id)
         visible = set(self.visible(caller))
+        policies = self.policies
 
         def can_see(name: str) -> bool:
-            return name in visible
+            return policies.server_visible(caller.agent, name)
 
         return {
             "config": self.config_path,

@@ -11,6 +11,7 @@ recorded for ``gateway_status``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -46,7 +47,8 @@ class Reloader:
             new = GatewayConfig.from_file(self.config_path)
         except ConfigError as exc:
             logger.error("Config reload rejected, keeping the running config: %s", exc)
-            return self._record(str(self.config_path), False, {}, [str(exc)], known)
+            names = known | _names_in(self.config_path)
+            return self._record(str(self.config_path), False, {}, [str(exc)], names)
         for warning in new.warnings:
             logger.warning("%s: %s", self.config_path, warning)
         change = manager.apply(new)
@@ -143,10 +145,22 @@ class Reloader:
                     policies = any(self._classify(p)[1] for _, p in batch)
                     await self.reload(config=config, policies=policies)
                     if self.policies_path.is_dir() != had_folder:
-                        break  # watch the new folder (or stop watching a gone one)
+                        # Watch the new folder; reload once more for edits made in the gap.
+                        await self.reload(config=False, policies=True)
+                        break
             except Exception:  # the watcher must survive anything; log and go on
                 logger.exception("The file watcher failed; restarting it")
                 await asyncio.sleep(0.5)
+
+
+def _names_in(path: Path) -> set[str]:
+    """Server names in a (possibly invalid) config file, best effort, to hide them."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        servers = data.get("mcpServers", data.get("servers", {}))
+        return {str(name) for name in servers} if isinstance(servers, dict) else set()
+    except (OSError, ValueError, AttributeError):
+        return set()
 
 
 def _changed_agents(old: PolicySet, new: PolicySet) -> list[str]:
