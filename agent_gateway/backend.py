@@ -97,6 +97,7 @@ class Backend:
         self._connecting = False
         self._lock = asyncio.Lock()
         self._tools: dict[str, mcp_types.Tool] | None = None
+        self._tools_fetch: asyncio.Future[dict[str, mcp_types.Tool]] | None = None
         self._inflight = 0
         self._drained = asyncio.Event()
         self._drained.set()
@@ -309,6 +310,13 @@ class Backend:
         return tools.get(name)
 
     async def _fetch_tools(self) -> dict[str, mcp_types.Tool]:
+        # Concurrent callers share one tools/list request.
+        fetch = self._tools_fetch
+        if fetch is None or fetch.done():
+            fetch = self._tools_fetch = asyncio.ensure_future(self._fetch_tools_once())
+        return await asyncio.shield(fetch)
+
+    async def _fetch_tools_once(self) -> dict[str, mcp_types.Tool]:
         async with self._request() as client:
             tools = await client.list_tools()
         cache = {t.name: t for t in tools}

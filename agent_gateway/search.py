@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s")
 SUMMARY_MAX = 160
 
 STOP_WORDS = frozenset(
@@ -24,16 +24,19 @@ STOP_WORDS = frozenset(
 )
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words of ``text``, splitting snake_case, kebab-case and camelCase."""
-    return [_stem(w.lower()) for w in _WORD.findall(text)]
-
-
 def _stem(word: str) -> str:
     for suffix in ("ing", "es", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word
+
+
+_STOP_STEMS = frozenset(_stem(w) for w in STOP_WORDS)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of ``text``, splitting snake_case, kebab-case and camelCase."""
+    return [_stem(w.lower()) for w in _WORD.findall(text)]
 
 
 def summary(description: str | None) -> str:
@@ -55,14 +58,16 @@ class Candidate:
 def _field_score(term: str, field: Sequence[str], exact: float, prefix: float) -> float:
     if term in field:
         return exact
-    if len(term) >= 3 and any(w.startswith(term) or term.startswith(w) for w in field if w):
+    if len(term) >= 3 and any(
+        w.startswith(term) or (len(w) >= 3 and term.startswith(w)) for w in field
+    ):
         return prefix
     return 0.0
 
 
 def score(query: str, item: Candidate) -> float:
     """Relevance of ``item`` to ``query``; 0 means no match."""
-    terms = [t for t in words(query) if t not in STOP_WORDS] or words(query)
+    terms = [t for t in words(query) if t not in _STOP_STEMS] or words(query)
     if not terms:
         return 0.0
     name_words = words(item.name)

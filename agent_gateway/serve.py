@@ -99,8 +99,9 @@ async def serve(
         if not server_task.done():
             server_task.cancel()
             # Not wait_for: it would wait for a cancellation that the stdio front's
-            # stdin thread never acknowledges.
-            await asyncio.wait({server_task}, timeout=SHUTDOWN_GRACE)
+            # stdin thread never acknowledges (so over stdio, barely wait at all).
+            grace = 0.2 if args.transport == "stdio" else SHUTDOWN_GRACE
+            await asyncio.wait({server_task}, timeout=grace)
         if audit is not None:
             audit.close()
     if server_task.done() and not server_task.cancelled() and server_task.exception():

@@ -1,0 +1,465 @@
+"""The command line, in-process: ``agent_gateway.cli.main([...])`` with captured output.
+
+Every test runs in its own temp folder (the cwd) with the gateway's environment
+variables cleared, so the default ``./.mcp.json`` and ``./policies`` are the
+test's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BIN, PY, echo_server
+
+from agent_gateway.cli import main
+
+COMMANDS = ["serve", "check", "tools", "call", "init", "token"]
+_LOGGERS = ("", "fastmcp", "mcp", "httpx", "httpx2", "uvicorn", "docket", "watchfiles")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A clean cwd and environment; main()'s logging setup undone afterwards."""
+    monkeypatch.chdir(tmp_path)
+    for var in (
+        "AGENT_GATEWAY_CONFIG",
+        "AGENT_GATEWAY_POLICIES",
+        "AGENT_GATEWAY_AGENT",
+        "AGENT_GATEWAY_LOG_LEVEL",
+        "NOPE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    saved = {}
+    for name in _LOGGERS:
+        log = logging.getLogger(name)
+        saved[name] = (list(log.handlers), log.level, log.propagate)
+    try:
+        yield
+    finally:
+        for name, (handlers, level, propagate) in saved.items():
+            log = logging.getLogger(name)
+            log.handlers[:] = handlers
+            log.setLevel(level)
+            log.propagate = propagate
+
+
+def write_config(servers: dict[str, Any], path: str = ".mcp.json") -> Path:
+    file = Path(path)
+    file.write_text(json.dumps({"mcpServers": servers}, indent=2))
+    return file
+
+
+def write_policy(agent: str, text: str) -> None:
+    folder = Path("policies")
+    folder.mkdir(exist_ok=True)
+    (folder / f"{agent}.toml").write_text(text)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# ----- help and usage -------------------------------------------------------------------------
+
+
+def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in COMMANDS:
+        assert command in out
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        (
+            "serve",
+            [
+                "--config",
+                "--policies",
+                "--agent",
+                "--transport",
+                "--host",
+                "--port",
+                "--log-level",
+                "--log-format",
+            ],
+        ),
+        ("check", ["--config", "--policies", "--agent", "--server", "--tool"]),
+        ("tools", ["--config", "--json"]),
+        ("call", ["--config", "--args", "server", "tool"]),
+        ("init", ["--config", "--policies"]),
+        ("token", ["name"]),
+    ],
+)
+def test_help_of_each_command_exits_0_and_names_its_flags(
+    capsys: pytest.CaptureFixture[str], command: str, flags: list[str]
+) -> None:
+    code, out, err = run(capsys, command, "--help")
+    assert code == 0
+    assert err == ""
+    assert out.startswith("usage:")
+    for flag in flags:
+        assert flag in out, flag
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["serve", "--transport", "carrier-pigeon"],
+        ["call", "echo"],
+        ["token"],
+        ["check", "--log-level", "loud"],
+    ],
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert "usage:" in err
+
+
+# ----- check ----------------------------------------------------------------------------------
+
+
+def test_check_a_good_config_lists_its_servers(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(
+        {
+            "echo": echo_server(),
+            "remote": {"url": "https://example.com/mcp?key=secret", "type": "http"},
+            "off": {"command": "no-such-binary-xyz", "disabled": True},
+        }
+    )
+    code, out, err = run(capsys, "check")
+    assert code == 0, err
+    assert "error" not in err
+    assert ".mcp.json" in out
+    assert "3 servers" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "ok" in lines["echo"].split()
+    assert "ok" in lines["remote"].split()
+    assert "disabled" in lines["off"].split()
+    assert "secret" not in out  # the URL is shown without its query
+    assert "open mode" in out
+
+
+def test_check_reads_the_config_named_by_flag_and_by_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config({"by-flag": echo_server()}, "flag.json")
+    write_config({"by-env": echo_server()}, "env.json")
+    code, out, _ = run(capsys, "check", "--config", "flag.json")
+    assert code == 0
+    assert "by-flag" in out
+    monkeypatch.setenv("AGENT_GATEWAY_CONFIG", "env.json")
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    assert "by-env" in out
+    assert "by-flag" not in out
+
+
+def test_check_broken_json_names_the_file_line_and_column(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    Path(".mcp.json").write_text('{\n  "mcpServers": {\n    "echo": {"command": "x",}\n  }\n}\n')
+    code, out, err = run(capsys, "check")
+    assert code == 1
+    assert ".mcp.json" in err
+    assert re.search(r"line 3, column \d+", err), err
+    assert "Traceback" not in err
+    assert "error" not in out
+
+
+def test_check_missing_config_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "check")
+    assert code == 1
+    assert ".mcp.json" in err
+    assert "not found" in err
+
+
+def test_check_unset_variable_exits_1_naming_server_and_variable(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config(
+        {
+            "good": echo_server(),
+            "needs-key": {"command": PY, "args": ["-c", "pass"], "env": {"KEY": "${NOPE}"}},
+        }
+    )
+    code, out, err = run(capsys, "check")
+    assert code == 1
+    assert "needs-key" in err
+    assert "NOPE" in err
+    assert "'good'" not in err
+    assert "good" in out
+
+
+def test_check_command_not_found_exits_1_naming_the_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"ghost": {"command": "no-such-binary-xyz"}, "good": echo_server()})
+    code, out, err = run(capsys, "check")
+    assert code == 1
+    assert "ghost" in err
+    assert "no-such-binary-xyz" in err
+    assert "'good'" not in err
+    assert "ghost" in out
+
+
+def test_check_with_policies_prints_each_agents_visible_servers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config(
+        {
+            "postgres": echo_server(),
+            "web-search": echo_server(),
+            "prod-db": echo_server(),
+        }
+    )
+    write_policy("default", '[allow]\nservers = ["web-*"]\n')
+    write_policy(
+        "backend",
+        '[allow]\nservers = ["*"]\n[allow.tools]\npostgres = ["query", "list_*"]\n'
+        '[deny]\nservers = ["prod-*"]\n',
+    )
+    write_policy("nobody", "[allow]\nservers = []\n")
+    code, out, err = run(capsys, "check")
+    assert code == 0, err
+    assert "open mode" not in out
+    assert "3 agents" in out
+    agents = {
+        line.strip().split(":")[0]: line
+        for line in out.splitlines()
+        if line.startswith("  ") and "servers" in line
+    }
+    assert agents["backend"].split("servers", 1)[1].split() == ["postgres,", "web-search"]
+    assert "web-search" in agents["default (no identity)"]
+    assert "postgres" not in agents["default (no identity)"]
+    assert "(none)" in agents["nobody"]
+    assert "query" in out  # the narrowed tools of backend
+
+
+def test_check_broken_policy_exits_1_naming_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    write_policy("broken", "[allow\nservers = 1\n")
+    code, _, err = run(capsys, "check")
+    assert code == 1
+    assert "broken.toml" in err
+
+
+def test_check_missing_explicit_policies_folder_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server()})
+    code, _, err = run(capsys, "check", "--policies", "nowhere")
+    assert code == 1
+    assert "nowhere" in err
+
+
+@pytest.mark.parametrize(
+    ("agent", "server", "tool", "rule"),
+    [
+        ("backend", "postgres", "query", "allowed: allow.tools['postgres'] 'query' matches"),
+        ("backend", "postgres", "drop_table", "denied: deny.tools['*'] 'drop_*' matches"),
+        ("backend", "postgres", "vacuum", "denied: allow.tools['postgres'] lists no glob"),
+        ("backend", "prod-db", None, "denied: deny.servers 'prod-*' matches 'prod-db'"),
+        ("backend", "web-search", None, "allowed: allow.servers '*' matches 'web-search'"),
+        ("stranger", "postgres", None, "policies/stranger.toml"),
+    ],
+)
+def test_check_explains_one_decision(
+    capsys: pytest.CaptureFixture[str], agent: str, server: str, tool: str | None, rule: str
+) -> None:
+    write_config({"postgres": echo_server(), "web-search": echo_server()})
+    write_policy(
+        "backend",
+        '[allow]\nservers = ["*"]\n[allow.tools]\npostgres = ["query", "list_*"]\n'
+        '[deny]\nservers = ["prod-*"]\n[deny.tools]\n"*" = ["drop_*"]\n',
+    )
+    argv = ["check", "--agent", agent, "--server", server]
+    if tool:
+        argv += ["--tool", tool]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert rule in out.splitlines()[-1], out
+
+
+# ----- init / token ---------------------------------------------------------------------------
+
+
+def test_init_writes_starter_files_that_check_accepts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    code, out, _ = run(capsys, "init")
+    assert code == 0
+    config = Path(".mcp.json")
+    policy = Path("policies/default.toml")
+    assert config.is_file()
+    assert policy.is_file()
+    assert str(config) in out
+    assert str(policy) in out
+    assert "mcpServers" in json.loads(config.read_text())
+    code, out, err = run(capsys, "check")
+    assert code == 0, err
+    assert "time" in out  # the starter server (mcp-server-time)
+    assert "default (no identity): servers time" in out
+
+
+def test_init_never_overwrites(capsys: pytest.CaptureFixture[str]) -> None:
+    Path(".mcp.json").write_text("mine\n")
+    Path("policies").mkdir()
+    Path("policies/default.toml").write_text("# mine\n")
+    code, out, err = run(capsys, "init")
+    assert code == 0
+    assert Path(".mcp.json").read_text() == "mine\n"
+    assert Path("policies/default.toml").read_text() == "# mine\n"
+    assert "exists" in err
+    assert "wrote" not in out
+
+
+def test_init_writes_the_missing_file_only(capsys: pytest.CaptureFixture[str]) -> None:
+    Path(".mcp.json").write_text("mine\n")
+    code, out, _ = run(capsys, "init")
+    assert code == 0
+    assert Path(".mcp.json").read_text() == "mine\n"
+    assert Path("policies/default.toml").is_file()
+    assert "default.toml" in out
+
+
+def test_init_honours_config_and_policies_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(capsys, "init", "--config", "conf/gw.json", "--policies", "pol")
+    assert code == 0
+    assert Path("conf/gw.json").is_file()
+    assert Path("pol/default.toml").is_file()
+    assert not Path(".mcp.json").exists()
+
+
+def test_token_prints_a_token_and_its_sha256_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "token", "backend")
+    assert code == 0
+    token_line = next(line for line in out.splitlines() if line.startswith("token:"))
+    token = token_line.split(":", 1)[1].strip()
+    assert len(token) >= 32
+    match = re.search(r'^tokens_sha256 = \["([0-9a-f]{64})"\]$', out, re.MULTILINE)
+    assert match, out
+    assert match.group(1) == hashlib.sha256(token.encode()).hexdigest()
+    assert "policies/backend.toml" in out
+
+    # A fresh token every time.
+    _, again, _ = run(capsys, "token", "backend")
+    assert token not in again
+
+
+def test_a_printed_token_line_makes_a_valid_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "token", "ci")
+    line = next(line for line in out.splitlines() if line.startswith("tokens_sha256"))
+    write_config({"echo": echo_server()})
+    write_policy("ci", f'{line}\n[allow]\nservers = ["echo"]\n')
+    code, out, err = run(capsys, "check")
+    assert code == 0, err
+    assert "ci: servers echo" in out
+
+
+# ----- tools / call (real servers, in-process) ------------------------------------------------
+
+
+def test_tools_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "tools")
+    assert code == 0, err
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    assert all(row[0] == "echo" for row in rows), out
+    names = {row[1] for row in rows}
+    assert {"echo", "add", "sleep", "image"} <= names
+    add = next(row for row in rows if row[1] == "add")
+    assert add[2] == "Add two integers."
+    assert "echo" in err  # progress while starting goes to stderr
+
+
+def test_tools_json_is_valid_and_a_broken_server_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server(), "ghost": {"command": "no-such-binary-xyz"}})
+    code, out, err = run(capsys, "tools", "--json")
+    assert code == 1
+    data = json.loads(out)
+    by_server = {row["server"]: row for row in data["servers"]}
+    assert set(by_server) == {"echo", "ghost"}
+    assert {t["name"] for t in by_server["echo"]["tools"]} >= {"echo", "add"}
+    add = next(t for t in by_server["echo"]["tools"] if t["name"] == "add")
+    assert add["description"] == "Add two integers."
+    assert by_server["ghost"]["tools"] == []
+    assert "no-such-binary-xyz" in by_server["ghost"]["error"]
+    assert "ghost" in err
+
+
+def test_call_prints_the_result_json_and_nothing_else(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(
+        capsys, "call", "--log-level", "debug", "echo", "add", "--args", '{"a": 1, "b": 2}'
+    )
+    assert code == 0, err
+    assert "echo" in err  # progress and debug logs go to stderr
+    result = json.loads(out)  # stdout is the result JSON only
+    assert result["content"][0] == {"type": "text", "text": "3"}
+    assert result["structuredContent"] == {"result": 3}
+    assert result.get("isError", False) is False
+
+
+def test_call_a_failing_tool_prints_the_error_result_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server()})
+    code, out, _ = run(capsys, "call", "echo", "fail", "--args", '{"message": "nope"}')
+    assert code == 1
+    result = json.loads(out)
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == "nope"
+
+
+@pytest.mark.parametrize("args", ['{"a": 1,', "not json", "[1, 2]", '"text"'])
+def test_call_with_bad_json_args_exits_2(capsys: pytest.CaptureFixture[str], args: str) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "call", "echo", "add", "--args", args)
+    assert code == 2
+    assert out == ""
+    assert "--args" in err
+
+
+def test_call_an_unknown_server_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "call", "nope", "add")
+    assert code == 1
+    assert out == ""
+    assert "Unknown server 'nope'" in err
+
+
+def test_call_an_unknown_tool_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "call", "echo", "nope")
+    assert code == 1
+    assert out == ""
+    assert "Unknown tool 'nope'" in err
+
+
+def test_call_a_server_that_cannot_start_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"ghost": {"command": "no-such-binary-xyz"}})
+    code, out, err = run(capsys, "call", "ghost", "anything")
+    assert code == 1
+    assert out == ""
+    assert "ghost" in err
+    assert "no-such-binary-xyz" in err
+    assert "Traceback" not in err
