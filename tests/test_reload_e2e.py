@@ -189,7 +189,7 @@ async def test_added_removed_changed_and_described_servers(tmp_path: Path) -> No
 async def test_a_call_in_flight_survives_a_change_and_a_removal_of_its_server(
     tmp_path: Path,
 ) -> None:
-    steps = 150  # echo_server's progress tool: >= 10 ms per step, so >= 1.5 s in all
+    steps = 400  # echo_server's progress tool: >= 10 ms per step, so >= 4 s in all
     servers = {"changing": echo_server(), "leaving": echo_server()}
     async with start_gateway(tmp_path, servers) as gw:
         before = await pids_of(gw, list(servers))
