@@ -12,6 +12,7 @@ The decisions are pure functions, tested without a server.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -59,7 +60,13 @@ def origin_allowed(origin: str | None, allowed: Iterable[str] = ()) -> bool:
 
 
 def is_loopback_bind(host: str) -> bool:
-    return host_name(host) in LOOPBACK_NAMES or host.startswith("127.")
+    name = host_name(host)
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a DNS name (even "127.evil.com") is not known to be loopback
 
 
 class GuardMiddleware:

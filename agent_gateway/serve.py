@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 
 from .audit import AuditLog
 from .config import GatewayConfig
+from .frontio import run_stdio
 from .gateway import Gateway, build_server
 from .httpfront import GuardMiddleware, is_loopback_bind
 from .manager import ProxyManager
@@ -86,7 +87,10 @@ async def serve(
         task.add_done_callback(hup_tasks.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    server_task = asyncio.create_task(server.run_async(**kwargs))
+    if args.transport == "stdio":
+        server_task = asyncio.create_task(run_stdio(server))
+    else:
+        server_task = asyncio.create_task(server.run_async(**kwargs))
     stop_task = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -98,17 +102,17 @@ async def serve(
         await asyncio.shield(manager.close())
         if not server_task.done():
             server_task.cancel()
-            # Not wait_for: it would wait for a cancellation that the stdio front's
-            # stdin thread never acknowledges (so over stdio, barely wait at all).
-            grace = 0.2 if args.transport == "stdio" else SHUTDOWN_GRACE
+            # Not wait_for: the SDK's threaded stdin (the fallback front) never
+            # acknowledges a cancellation, so over stdio barely wait at all.
+            grace = 1.0 if args.transport == "stdio" else SHUTDOWN_GRACE
             await asyncio.wait({server_task}, timeout=grace)
         if audit is not None:
             audit.close()
     if server_task.done() and not server_task.cancelled() and server_task.exception():
         raise server_task.exception()  # type: ignore[misc]
     logger.info("Gateway stopped.")
-    if stop.is_set() and args.transport == "stdio":
-        # A signal ended us while the stdio front still blocks in a thread reading
+    if stop.is_set() and args.transport == "stdio" and not server_task.done():
+        # A signal ended us while the threaded stdio front still blocks reading
         # stdin; every downstream is already stopped, so leave without waiting for it.
         logging.shutdown()
         sys.stderr.flush()
