@@ -33,10 +33,11 @@ from .errors import (
     BackendCrashedError,
     BackendError,
     BackendStartError,
+    BackendTimeoutError,
     BackendUnavailableError,
     translate_backend_error,
 )
-from .stdio import RelaySession, StdioProcessTransport
+from .stdio import RelaySession, StdioProcessTransport, kill_group
 
 logger = logging.getLogger("agent_gateway.backend")
 
@@ -87,6 +88,7 @@ class Backend:
         self.name = spec.name
         self._on_tools_changed = on_tools_changed
         self.last_error: str | None = spec.error
+        self._failed = spec.error is not None  # the last start or session failed
         self.stderr_tail = ""
         self.starts = 0
         self._failures = 0
@@ -95,6 +97,7 @@ class Backend:
         self._transport: ClientTransport | None = None
         self._connected_at: float | None = None
         self._connecting = False
+        self._start_task: asyncio.Task[Client[Any]] | None = None
         self._lock = asyncio.Lock()
         self._tools: dict[str, mcp_types.Tool] | None = None
         self._tools_fetch: asyncio.Future[dict[str, mcp_types.Tool]] | None = None
@@ -115,7 +118,7 @@ class Backend:
             return State.READY
         if self._connecting:
             return State.CONNECTING
-        if self.last_error is not None:
+        if self._failed:
             return State.ERROR
         return State.IDLE
 
@@ -174,8 +177,20 @@ class Backend:
                 # A fresh context: the session's long-lived tasks must not keep
                 # (and later act on) the context variables of the first request.
                 start = asyncio.create_task(self._start(), context=contextvars.Context())
-                return await start
+                self._start_task = start
+                try:
+                    return await start
+                except asyncio.CancelledError as exc:
+                    me = asyncio.current_task()
+                    if start.cancelled() and me is not None and not me.cancelling():
+                        # stop() cancelled the start, not our caller: say why.
+                        self._check_can_start()
+                        raise BackendUnavailableError(
+                            self.name, "was stopped while starting."
+                        ) from exc
+                    raise
             finally:
+                self._start_task = None
                 self._connecting = False
 
     def ready_to_retry(self) -> bool:
@@ -248,6 +263,7 @@ class Backend:
             raise err from exc
         self._client = client
         self._tools = None
+        self._failed = False
         self._connected_at = time.monotonic()
         self.starts += 1
         logger.info("Server %r started (pid %s).", self.name, self.pid)
@@ -276,6 +292,7 @@ class Backend:
         self._failures += 1
         self._retry_at = now + backoff_delay(self._failures)
         self.last_error = reason
+        self._failed = True
         logger.warning("Server %r: %s", self.name, reason)
 
     def _on_process_exit(self, code: int | None) -> None:
@@ -379,6 +396,13 @@ class Backend:
 
     async def _request_failed(self, client: Client[Any], exc: Exception) -> BackendError:
         err = translate_backend_error(self.name, _root_cause(exc))
+        if isinstance(err, BackendTimeoutError):
+            limit = self.spec.entry.timeout
+            return BackendTimeoutError(
+                self.name,
+                f"did not answer in time: no result within {limit:g}s. If the tool needs "
+                'longer, raise the server\'s "timeout" in the config.',
+            )
         dead = isinstance(err, BackendCrashedError) or self._client is not client
         if dead:
             if self._client is client:
@@ -411,11 +435,20 @@ class Backend:
 
     async def stop(self) -> None:
         """End the session and the process now; a later call may start it again."""
+        start = self._start_task
+        if start is not None and self._closing:
+            start.cancel()  # a start nobody will use: do not wait for it
         async with self._lock:
             client, self._client = self._client, None
             self._tools = None
             if client is not None:
                 await _close_client(client)
+
+    def kill(self) -> None:
+        """SIGKILL this server's process group now (a forced gateway exit)."""
+        t = self._transport
+        if isinstance(t, StdioProcessTransport) and t.pid is not None and t.returncode is None:
+            kill_group(t.pid)
 
 
 _background: set[asyncio.Task[None]] = set()

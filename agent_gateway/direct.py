@@ -1,7 +1,8 @@
 """Direct mode: downstream tools exposed as ``{server}__{tool}``, policy-filtered per caller.
 
-Names longer than 64 characters are cut and given a stable hash suffix of
-the full name, so nothing is dropped and two tools never share a name.
+Names longer than 64 characters (or ambiguous ones, see :func:`direct_name`)
+are cut and given a stable hash suffix of the (server, tool) pair, so nothing
+is dropped and two tools never share a name.
 Routing looks the name up in an index (never splits on ``__``: a server may
 end in ``_``). A tool the caller may not see is neither listed nor callable
 by its direct name; it answers exactly like a missing tool.
@@ -33,11 +34,17 @@ SEP = "__"
 
 
 def direct_name(server: str, tool: str) -> str:
-    """``server__tool``, shortened to 64 characters with a stable hash when longer."""
+    """``server__tool``; hashed when longer than 64 characters or when ambiguous.
+
+    The plain form is kept only when it reads back one way: the server holds
+    no ``__`` and the tool does not start with ``_`` (else ``a_`` + ``x`` and
+    ``a`` + ``_x`` would both be ``a___x``). Other names keep a readable
+    prefix and end in a hash of the (server, tool) pair.
+    """
     name = f"{server}{SEP}{tool}"
-    if len(name) <= MAX_NAME:
+    if len(name) <= MAX_NAME and tool and not tool.startswith("_") and SEP not in server:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{server}\0{tool}".encode()).hexdigest()[:10]
     return f"{name[: MAX_NAME - len(digest) - 1]}_{digest}"
 
 

@@ -41,6 +41,9 @@ class ProxyManager:
             name: self._new_backend(name) for name in config.servers
         }
         self._retiring: set[asyncio.Task[None]] = set()
+        self._retiring_backends: set[Backend] = set()
+        self._close_task: asyncio.Task[None] | None = None
+        self._all_backends: list[Backend] = []
         self._idle_task: asyncio.Task[None] | None = None
 
     def _new_backend(self, name: str) -> Backend:
@@ -111,7 +114,9 @@ class ProxyManager:
     def _retire(self, backend: Backend) -> None:
         task = asyncio.get_running_loop().create_task(backend.close(self.drain_grace))
         self._retiring.add(task)
+        self._retiring_backends.add(backend)
         task.add_done_callback(self._retiring.discard)
+        task.add_done_callback(lambda _: self._retiring_backends.discard(backend))
 
     # ----- idle stop -----------------------------------------------------------------
 
@@ -137,11 +142,30 @@ class ProxyManager:
     # ----- shutdown ------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop every downstream server (and the ones still draining)."""
+        """Stop every downstream server (and the ones still draining).
+
+        Idempotent: a second caller waits for the same shutdown to finish.
+        """
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    @property
+    def closing(self) -> bool:
+        """Has :meth:`close` begun?"""
+        return self._close_task is not None
+
+    def kill(self) -> None:
+        """SIGKILL every downstream process group now: the gateway is being forced out."""
+        for backend in (*self.backends.values(), *self._all_backends, *self._retiring_backends):
+            backend.kill()
+
+    async def _close(self) -> None:
         if self._idle_task is not None:
             self._idle_task.cancel()
             self._idle_task = None
         backends = list(self.backends.values())
+        self._all_backends = backends
         self.backends = {}
         async with anyio.create_task_group() as tg:
             for backend in backends:

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.middleware import Middleware
 
@@ -76,8 +76,19 @@ async def serve(
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    stopping = False
+
+    def on_stop_signal() -> None:
+        if args.transport == "stdio" and (stopping or manager.closing):
+            # The client is done waiting for us (the MCP stdio rules: close stdin,
+            # wait, SIGTERM, wait, SIGKILL): nothing may outlive the gateway.
+            logger.warning("Signalled while stopping: killing every downstream server now.")
+            manager.kill()
+            _exit_now()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_stop_signal)
     hup_tasks: set[asyncio.Task[None]] = set()
 
     def on_hup() -> None:
@@ -95,9 +106,12 @@ async def serve(
     try:
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+        stopping = True
         stop_task.cancel()
+        if args.transport == "http" and not server_task.done():
+            # uvicorn saw the same signal and shuts down gracefully (calls in
+            # flight finish); cancelling it mid-way would log a traceback.
+            await asyncio.wait({server_task}, timeout=SHUTDOWN_GRACE)
         # Downstream processes first: a stuck front must not keep them alive.
         await asyncio.shield(manager.close())
         if not server_task.done():
@@ -106,6 +120,8 @@ async def serve(
             # acknowledges a cancellation, so over stdio barely wait at all.
             grace = 1.0 if args.transport == "stdio" else SHUTDOWN_GRACE
             await asyncio.wait({server_task}, timeout=grace)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
         if audit is not None:
             audit.close()
     if server_task.done() and not server_task.cancelled() and server_task.exception():
@@ -114,7 +130,11 @@ async def serve(
     if stop.is_set() and args.transport == "stdio" and not server_task.done():
         # A signal ended us while the threaded stdio front still blocks reading
         # stdin; every downstream is already stopped, so leave without waiting for it.
-        logging.shutdown()
-        sys.stderr.flush()
-        os._exit(0)
+        _exit_now()
     return 0
+
+
+def _exit_now() -> NoReturn:
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(0)

@@ -125,10 +125,8 @@ class StdioProcessTransport(ClientTransport):
                     *lines, rest = buf.split(b"\n")
                     buf = bytearray(rest[-65536:])
                     for raw in lines:
-                        text = raw.decode("utf-8", "replace").rstrip()
-                        if text:
-                            self.stderr.append(text[:2000])
-                            logger.debug("[%s stderr] %s", self.server, text)
+                        self._stderr_line(raw)
+            self._stderr_line(buf)  # a last line without a newline is often the reason
             stderr_done.set()
 
         async def watch_exit() -> None:
@@ -146,18 +144,28 @@ class StdioProcessTransport(ClientTransport):
             tg.start_soon(write_stdin)
             tg.start_soon(read_stderr)
             tg.start_soon(watch_exit)
+            # A session ended by cancellation (a start timeout, a forced stop)
+            # gets no polite stdin-close grace: nobody waits for it to finish.
+            polite = False
             try:
                 async with options.session_class(read_out, write_in, **session_kwargs) as session:
                     yield session
+                polite = True
             finally:
                 with anyio.CancelScope(shield=True):
                     await write_in.aclose()
-                    await stop_process(process)
+                    await stop_process(process, stdin_grace=STDIN_CLOSE_GRACE if polite else 0.0)
                     self.returncode = process.returncode
                     # Let the last stderr lines (often the reason) land in the tail.
                     with anyio.move_on_after(STDERR_DRAIN):
                         await stderr_done.wait()
                 tg.cancel_scope.cancel()
+
+    def _stderr_line(self, raw: bytes | bytearray) -> None:
+        text = raw.decode("utf-8", "replace").rstrip()
+        if text:
+            self.stderr.append(text[:2000])
+            logger.debug("[%s stderr] %s", self.server, text)
 
     def _parse(self, line: bytes) -> SessionMessage | None:
         if not line.strip():
@@ -176,13 +184,15 @@ class StdioProcessTransport(ClientTransport):
         return f"<StdioProcessTransport {self.server!r} pid={self.pid}>"
 
 
-async def stop_process(process: anyio.abc.Process) -> None:
+async def stop_process(
+    process: anyio.abc.Process, *, stdin_grace: float = STDIN_CLOSE_GRACE
+) -> None:
     """Close stdin, wait; SIGTERM the process group, wait; SIGKILL the group."""
     pgid = process.pid
     if process.stdin is not None:
         with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
             await process.stdin.aclose()
-    if not await _wait_exit(process, STDIN_CLOSE_GRACE):
+    if not await _wait_exit(process, stdin_grace):
         _killpg(pgid, signal.SIGTERM)
         if not await _wait_exit(process, TERM_GRACE):
             _killpg(pgid, signal.SIGKILL)
@@ -214,7 +224,15 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+def kill_group(pgid: int) -> None:
+    """SIGKILL a server's whole process group now (the last resort on a forced exit)."""
+    _killpg(pgid, signal.SIGKILL)
+
+
 def _group_alive(pgid: int) -> bool:
+    """Does any live (not zombie) process remain in the group?"""
+    if os.path.isdir("/proc/self"):
+        return bool(_live_group_members(pgid))
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -222,3 +240,21 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _live_group_members(pgid: int) -> list[int]:
+    """Linux: pids in process group ``pgid`` that are not zombies (from /proc)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            members.append(int(entry))
+    return members

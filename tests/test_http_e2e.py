@@ -345,11 +345,6 @@ async def test_sigterm_exits_0_promptly_and_stops_the_downstreams(tmp_path: Path
         assert "Gateway stopped." in gw.stderr()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: serve.py and uvicorn both handle SIGTERM; serve.py's handler wins, cancels "
-    "uvicorn mid graceful shutdown, and uvicorn logs 'ERROR: Traceback ... CancelledError'",
-)
 def test_sigterm_stops_the_http_front_without_an_error_traceback(tmp_path: Path) -> None:
     """Nothing started downstream, so the gateway's own close is instant and the race is lost."""
     with http_gateway(tmp_path, {"a": echo_server()}) as gw:

@@ -29,7 +29,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 class KnownBug(AssertionError):
-    """Raised only by the check a known bug makes fail (see the test's xfail reason)."""
+    """Raised by the last check of a test when a bug fixed earlier is back."""
 
 
 def group_members(pgid: int) -> list[int]:
@@ -121,12 +121,6 @@ def test_junk_lines_are_skipped_and_json_rpc_lines_parsed() -> None:
     assert message.message.id == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="bug: stdio.py read_stderr drops the last stderr line when it has no final newline "
-    "(the rest of buf is never flushed into the ring buffer at EOF)",
-)
 async def test_a_last_stderr_line_without_newline_is_kept(tmp_path: Path) -> None:
     script = write_script(
         tmp_path,
@@ -232,12 +226,6 @@ def orphans_reaped_late() -> Iterator[None]:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="bug: stdio.py _group_alive counts zombies (killpg(pgid, 0) succeeds on them), so "
-    "stop_process waits a full TERM_GRACE and SIGKILLs when a killed orphan is not yet reaped",
-)
 async def test_stop_process_lets_a_polite_leader_exit_and_still_kills_its_grandchild(
     tmp_path: Path,
 ) -> None:

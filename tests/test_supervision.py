@@ -4,10 +4,8 @@ Every downstream server gets a unique marker in its command line
 (``--name <marker>``), so each test can find every process it caused from
 ``/proc`` and prove that none is left once the gateway has exited.
 
-Tests that document a known bug do every other check first and raise
-``KnownBug`` last; they are ``xfail(strict=True, raises=KnownBug)``, so any
-other failure in them still fails the run, and fixing the bug turns them into
-an XPASS that fails until the mark is removed.
+Some tests check a once-found bug last (``known_bug``), after every other
+check, so a regression names the bug it brings back.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ pytestmark = pytest.mark.anyio
 
 
 class KnownBug(AssertionError):
-    """Raised only by the check a known bug makes fail (see the test's xfail reason)."""
+    """Raised by the last check of a test when a bug fixed earlier is back."""
 
 
 def known_bug(problems: list[str]) -> None:
@@ -138,12 +136,6 @@ async def test_crash_mid_call_fails_at_once_and_the_next_call_restarts(tmp_path:
 # --------------------------------------------------------------------------- 3. hang
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="bug: the per-call timeout error names neither the limit nor the 'timeout' key "
-    "(errors.py translate_backend_error, MCPError -32001 branch)",
-)
 async def test_a_hung_call_costs_one_timeout_and_never_blocks_another_server(
     tmp_path: Path,
 ) -> None:
@@ -355,13 +347,6 @@ time.sleep(30)  # still "starting" (never answers initialize), deaf to SIGTERM
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="bug: on the client's SIGTERM during the stdin-EOF shutdown, serve.py calls "
-    "manager.close() again, which returns at once (backends already emptied) while the first "
-    "close is still stopping; then os._exit orphans the servers still stopping or starting",
-)
 async def test_the_clients_shutdown_sequence_orphans_no_server(tmp_path: Path) -> None:
     """The client closes stdin, waits 2 s, SIGTERMs, waits 2 s, SIGKILLs (the MCP stdio
     rules; conftest's transport does exactly that). One server needs 4 s to stop; one is
@@ -406,12 +391,6 @@ async def test_the_clients_shutdown_sequence_orphans_no_server(tmp_path: Path) -
 # --------------------------------------------------------------------------- 9. idle
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="bug: backend.py Backend.state reports 'error' for a server stopped for being idle "
-    "whenever an earlier failure is in last_error, though it restarted fine since",
-)
 async def test_an_idle_server_is_stopped_and_restarted_lazily(tmp_path: Path) -> None:
     m = new_marker()
     # "idle" is plain; "mended" crashed once and restarted before going idle.
@@ -454,12 +433,6 @@ async def test_an_idle_server_is_stopped_and_restarted_lazily(tmp_path: Path) ->
 # --------------------------------------------------------------------------- 10. startup timeout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBug,
-    reason="bug: the startupTimeout error is raised only after stop_process's 2 s stdin-close "
-    "grace (stdio.py connect_session finally), ~3 s for a 1 s startupTimeout",
-)
 async def test_startup_timeout_fails_the_call_and_kills_the_process(tmp_path: Path) -> None:
     m = new_marker()
     servers = {"slow": faulty("slow-start", m, "--delay", "30", startupTimeout=1)}
