@@ -358,9 +358,23 @@ class Backend:
             self._log_listeners.add(on_log)
         try:
             async with self._request() as client:
-                result: mcp_types.CallToolResult = await client.call_tool_mcp(
-                    tool, arguments, progress_handler=progress, timeout=self.spec.entry.timeout
-                )
+                logger.debug("Calling tool %r on %r.", tool, self.name)
+                if isinstance(self._transport, StdioProcessTransport):
+                    # Our own transport reports a dead process itself, so skip the
+                    # client's per-call session-monitor tasks and tracing: straight
+                    # to the SDK session.
+                    result = await client.session.call_tool(
+                        tool,
+                        arguments,
+                        read_timeout_seconds=self.spec.entry.timeout,
+                        progress_callback=progress,
+                    )
+                else:
+                    result = await client.call_tool_mcp(
+                        tool, arguments, progress_handler=progress, timeout=self.spec.entry.timeout
+                    )
+                if not isinstance(result, mcp_types.CallToolResult):
+                    raise BackendError(self.name, "answered tools/call with an unknown result.")
                 return result
         finally:
             if on_log is not None:

@@ -226,16 +226,31 @@ class Gateway:
         agent_id: str | None,
         ctx: Context | None,
     ) -> ToolResult:
+        session, request_id = _request_of(ctx)
+        result = await self.call_tool_raw(server, tool, arguments, agent_id, session, request_id)
+        return _passthrough(result)
+
+    async def call_tool_raw(
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        agent_id: str | None,
+        session: Any,
+        request_id: Any,
+    ) -> mcp_types.CallToolResult:
+        """Check, call, audit; the downstream result as it came (``session`` gets relays)."""
         caller = self.caller(agent_id)
         if self.audit is None:
-            return await self._call_tool(caller, server, tool, arguments, ctx)
+            backend, _ = await self.tool(caller, server, tool)
+            return await self._call_backend(backend, tool, arguments, session, request_id)
         started = time.perf_counter()
         allowed = False
         is_error: bool | None = None
         try:
             backend, _ = await self.tool(caller, server, tool)
             allowed, is_error = True, True
-            result = await self._call_backend(backend, tool, arguments, ctx)
+            result = await self._call_backend(backend, tool, arguments, session, request_id)
             is_error = bool(result.is_error)
             return result
         finally:
@@ -249,26 +264,20 @@ class Gateway:
                 is_error=is_error,
             )
 
-    async def _call_tool(
+    async def _call_backend(
         self,
-        caller: Caller,
-        server: str,
+        backend: Backend,
         tool: str,
         arguments: dict[str, Any] | None,
-        ctx: Context | None,
-    ) -> ToolResult:
-        backend, _ = await self.tool(caller, server, tool)
-        return await self._call_backend(backend, tool, arguments, ctx)
-
-    async def _call_backend(
-        self, backend: Backend, tool: str, arguments: dict[str, Any] | None, ctx: Context | None
-    ) -> ToolResult:
-        progress, on_log = _relays(ctx) if ctx is not None else (None, None)
+        session: Any,
+        request_id: Any,
+    ) -> mcp_types.CallToolResult:
+        progress, on_log = _relays(session, request_id) if session is not None else (None, None)
         result = await backend.call_tool(tool, arguments or {}, progress=progress, on_log=on_log)
         if result.meta and not _CONNECTION_META.isdisjoint(result.meta):
             meta = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
             result = result.model_copy(update={"meta": meta or None})
-        return _passthrough(result)
+        return result
 
     def gateway_status(self, agent_id: str | None) -> dict[str, Any]:
         caller = self.caller(agent_id)
@@ -300,18 +309,23 @@ def _passthrough(result: mcp_types.CallToolResult) -> ToolResult:
     return wrapped
 
 
-def _relays(ctx: Context) -> tuple[ProgressFn | None, LogFn | None]:
+def _request_of(ctx: Context | None) -> tuple[Any, Any]:
+    """The request-scoped SDK session and request id behind a fastmcp ``Context``."""
+    if ctx is None:
+        return None, None
+    try:
+        return ctx.session, ctx.request_id
+    except RuntimeError:
+        return None, None
+
+
+def _relays(session: Any, request_id: Any) -> tuple[ProgressFn | None, LogFn | None]:
     """Progress and log relays bound to THIS request.
 
     The downstream's notifications arrive on its session's reader task, whose
-    context is not this request's: capture the request-scoped session and id
-    now instead of resolving them from context variables later.
+    context is not this request's: use the request-scoped session and id
+    captured now instead of resolving them from context variables later.
     """
-    try:
-        session = ctx.session
-        request_id = ctx.request_id
-    except RuntimeError:
-        return None, None
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
         await session.report_progress(value, total, message)
@@ -378,6 +392,9 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
         gateway.background.append(lambda stop: start_all(gateway, stop))
     if expose != "direct":
         _add_meta_tools(mcp, gateway)
+        from .fastpath import install_fast_call
+
+        install_fast_call(mcp, gateway)
     return mcp
 
 

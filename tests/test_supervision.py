@@ -308,7 +308,7 @@ async def test_sigterm_with_calls_in_flight_stops_everything_promptly(tmp_path: 
                 tg.start_soon(sleeper, server)
             # In flight = the gateway has sent all three downstream.
             await await_until(
-                lambda: gw.stderr().count("called call_tool: sleep") >= 3, 10, "calls in flight"
+                lambda: gw.stderr().count("Calling tool 'sleep'") >= 3, 10, "calls in flight"
             )
             t0 = time.monotonic()
             os.kill(gw.pid, signal.SIGTERM)

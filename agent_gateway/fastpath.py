@@ -1,0 +1,74 @@
+"""The hot path: ``tools/call`` of the ``call_tool`` meta-tool, routed without fastmcp's pipeline.
+
+Every agent tool call crosses this. fastmcp's own route validates the
+arguments with pydantic, runs the middleware chain, injects a ``Context``,
+opens tracing spans and formats debug strings, then re-wraps the result.
+None of that adds anything for a pass-through, so this handler sits in front
+of fastmcp's ``tools/call`` handler and answers ``call_tool`` itself: the
+same identity resolution, the same policy checks, the same audit record, the
+same error texts, and the downstream ``CallToolResult`` returned as is.
+
+Anything it is not sure about goes the usual way: other tools, arguments of
+the wrong shape (so fastmcp's validation message stays the one callers see),
+and the HTTP front (its identity comes from request headers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import mcp_types
+from fastmcp import FastMCP
+
+from .errors import GatewayError
+from .gateway import Gateway
+
+CALL_TOOL = "call_tool"
+_FIELDS = frozenset({"server", "tool", "arguments", "agent_id"})
+
+Handler = Callable[[Any, Any], Awaitable[Any]]
+
+
+def call_tool_args(
+    args: dict[str, Any],
+) -> tuple[str, str, dict[str, Any] | None, str | None] | None:
+    """``(server, tool, arguments, agent_id)`` if ``args`` fit ``call_tool``'s schema exactly."""
+    if not _FIELDS.issuperset(args):
+        return None
+    server, tool = args.get("server"), args.get("tool")
+    arguments, agent_id = args.get("arguments"), args.get("agent_id")
+    if type(server) is not str or type(tool) is not str:
+        return None
+    if arguments is not None and type(arguments) is not dict:
+        return None
+    if agent_id is not None and type(agent_id) is not str:
+        return None
+    return server, tool, arguments, agent_id
+
+
+def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
+    """Put the fast ``call_tool`` route in front of fastmcp's ``tools/call`` handler."""
+    low = getattr(mcp, "_mcp_server", None)
+    entry = None if low is None else low._request_handlers.get("tools/call")
+    if low is None or entry is None or gateway.http:
+        return  # not the fastmcp this was written for, or headers decide identity
+    slow: Handler = entry.handler
+
+    async def on_call_tool(ctx: Any, params: mcp_types.CallToolRequestParams) -> Any:
+        if params.name != CALL_TOOL:
+            return await slow(ctx, params)
+        fields = call_tool_args(params.arguments or {})
+        if fields is None:
+            return await slow(ctx, params)
+        server, tool, arguments, agent_id = fields
+        try:
+            return await gateway.call_tool_raw(
+                server, tool, arguments, agent_id, ctx.session, ctx.request_id
+            )
+        except GatewayError as exc:
+            return mcp_types.CallToolResult(
+                content=[mcp_types.TextContent(type="text", text=str(exc))], is_error=True
+            )
+
+    low.add_request_handler("tools/call", entry.params_type, on_call_tool)
