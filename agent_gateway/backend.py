@@ -18,15 +18,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types
-from fastmcp import Client
-from fastmcp.client.logging import LogMessage
-from fastmcp.client.messages import MessageHandler
-from fastmcp.client.transports import ClientTransport, SSETransport, StreamableHttpTransport
-from fastmcp.client.transports.base import TransportOptions
 
 from .config import RemoteEntry, ServerSpec, StdioEntry
 from .errors import (
@@ -37,7 +33,16 @@ from .errors import (
     BackendUnavailableError,
     translate_backend_error,
 )
-from .stdio import RelaySession, StdioProcessTransport, kill_group
+from .procgroup import kill_group
+
+if TYPE_CHECKING:
+    # fastmcp's client side costs a third of a second to import: it is loaded
+    # when the first server starts (or warmed in the background), not at launch.
+    from fastmcp import Client
+    from fastmcp.client.logging import LogMessage
+    from fastmcp.client.transports import ClientTransport
+
+    from .stdio import StdioProcessTransport
 
 logger = logging.getLogger("agent_gateway.backend")
 
@@ -46,7 +51,7 @@ BACKOFF_MAX = 30.0
 STABLE_AFTER = 30.0
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
-LogFn = Callable[[LogMessage], Awaitable[None]]
+LogFn = Callable[["LogMessage"], Awaitable[None]]
 
 
 class State(StrEnum):
@@ -67,12 +72,27 @@ def backoff_delay(failures: int) -> float:
     return float(min(BACKOFF_START * 2 ** (failures - 2), BACKOFF_MAX))
 
 
-class _Notifications(MessageHandler):
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
+@cache
+def _notifications_class() -> type[Any]:
+    from fastmcp.client.messages import MessageHandler
 
-    async def on_tool_list_changed(self, message: mcp_types.ToolListChangedNotification) -> None:
-        self._backend.invalidate_tools()
+    class Notifications(MessageHandler):
+        def __init__(self, backend: Backend) -> None:
+            self._backend = backend
+
+        async def on_tool_list_changed(
+            self, message: mcp_types.ToolListChangedNotification
+        ) -> None:
+            self._backend.invalidate_tools()
+
+    return Notifications
+
+
+def warm_imports() -> None:
+    """Import the client side now (from a worker thread), so the first start is quick."""
+    import fastmcp.client  # noqa: F401
+
+    from . import stdio  # noqa: F401
 
 
 class Backend:
@@ -95,6 +115,7 @@ class Backend:
         self._retry_at = 0.0
         self._client: Client[Any] | None = None
         self._transport: ClientTransport | None = None
+        self._stdio: StdioProcessTransport | None = None  # the transport, when it is ours
         self._connected_at: float | None = None
         self._connecting = False
         self._start_task: asyncio.Task[Client[Any]] | None = None
@@ -124,8 +145,8 @@ class Backend:
 
     @property
     def pid(self) -> int | None:
-        t = self._transport
-        return t.pid if isinstance(t, StdioProcessTransport) and self._client else None
+        t = self._stdio
+        return t.pid if t is not None and self._client else None
 
     @property
     def restarts(self) -> int:
@@ -156,10 +177,8 @@ class Backend:
         }
 
     def _current_stderr(self) -> str:
-        t = self._transport
-        if isinstance(t, StdioProcessTransport):
-            return t.stderr_tail()
-        return self.stderr_tail
+        t = self._stdio
+        return t.stderr_tail() if t is not None else self.stderr_tail
 
     # ----- connect -----------------------------------------------------------------
 
@@ -222,11 +241,16 @@ class Backend:
             )
 
     async def _start(self) -> Client[Any]:
+        from fastmcp import Client
+        from fastmcp.client.transports.base import TransportOptions
+
+        from .stdio import RelaySession
+
         transport = self._make_transport()
         client: Client[Any] = Client(
             transport,
             name=f"agent-gateway:{self.name}",
-            message_handler=_Notifications(self),
+            message_handler=_notifications_class()(self),
             log_handler=self._relay_log,
             init_timeout=self.spec.entry.startup_timeout,
             timeout=self.spec.entry.timeout,
@@ -270,9 +294,14 @@ class Backend:
         return client
 
     def _make_transport(self) -> ClientTransport:
+        from fastmcp.client.transports import SSETransport, StreamableHttpTransport
+
+        from .stdio import StdioProcessTransport
+
         entry = self.spec.entry
+        self._stdio = None
         if isinstance(entry, StdioEntry):
-            return StdioProcessTransport(
+            self._stdio = StdioProcessTransport(
                 self.name,
                 entry.command,
                 entry.args,
@@ -280,6 +309,7 @@ class Backend:
                 entry.cwd,
                 on_exit=self._on_process_exit,
             )
+            return self._stdio
         assert isinstance(entry, RemoteEntry)
         if entry.type == "sse":
             return SSETransport(entry.url, headers=dict(entry.headers))
@@ -359,7 +389,7 @@ class Backend:
         try:
             async with self._request() as client:
                 logger.debug("Calling tool %r on %r.", tool, self.name)
-                if isinstance(self._transport, StdioProcessTransport):
+                if self._stdio is not None:
                     # Our own transport reports a dead process itself, so skip the
                     # client's per-call session-monitor tasks and tracing: straight
                     # to the SDK session.
@@ -400,8 +430,8 @@ class Backend:
 
     async def _exit_code(self, wait: float = 0.3) -> int | None:
         """The stdio process's exit code if it has exited (waiting briefly to learn it)."""
-        t = self._transport
-        if not isinstance(t, StdioProcessTransport) or t.pid is None:
+        t = self._stdio
+        if t is None or t.pid is None:
             return None
         with anyio.move_on_after(wait):
             while t.returncode is None:
@@ -460,8 +490,8 @@ class Backend:
 
     def kill(self) -> None:
         """SIGKILL this server's process group now (a forced gateway exit)."""
-        t = self._transport
-        if isinstance(t, StdioProcessTransport) and t.pid is not None and t.returncode is None:
+        t = self._stdio
+        if t is not None and t.pid is not None and t.returncode is None:
             kill_group(t.pid)
 
 

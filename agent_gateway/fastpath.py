@@ -72,3 +72,29 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
             )
 
     low.add_request_handler("tools/call", entry.params_type, on_call_tool)
+    # fastmcp's root middleware (request-context binding, a tracing span) is
+    # not needed on this route either; everything else still passes through it.
+    low.middleware = [
+        _SkipForFastCall(mw) if type(mw).__name__ == "FastMCPServerMiddleware" else mw
+        for mw in low.middleware
+    ]
+
+
+def is_fast_call(method: str, params: Any) -> bool:
+    """Is this raw request one the fast route answers (``call_tool`` with well-formed args)?"""
+    if method != "tools/call" or not isinstance(params, dict) or params.get("name") != CALL_TOOL:
+        return False
+    args = params.get("arguments")
+    return call_tool_args(args if isinstance(args, dict) else {}) is not None
+
+
+class _SkipForFastCall:
+    """Wrap one SDK server middleware so fast ``call_tool`` requests bypass it."""
+
+    def __init__(self, inner: Handler) -> None:
+        self.inner = inner
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if is_fast_call(ctx.method, ctx.params):
+            return await call_next(ctx)
+        return await self.inner(ctx, call_next)

@@ -10,6 +10,7 @@ unchanged and relays the downstream's progress and log notifications.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -18,11 +19,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import mcp_types
 from fastmcp import Context, FastMCP
-from fastmcp.client.logging import LogMessage
 from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_http_headers
 from fastmcp.tools.base import ToolResult
@@ -30,12 +30,15 @@ from pydantic import Field
 
 from . import __version__
 from .audit import AuditLog
-from .backend import Backend, LogFn, ProgressFn
+from .backend import Backend, LogFn, ProgressFn, warm_imports
 from .errors import GatewayError, UnknownServerError, UnknownToolError
 from .identity import Caller, agent_for_bearer, resolve
 from .manager import ProxyManager
 from .policy import PolicySet
 from .search import Candidate, rank, summary
+
+if TYPE_CHECKING:
+    from fastmcp.client.logging import LogMessage
 
 logger = logging.getLogger("agent_gateway.gateway")
 
@@ -362,6 +365,8 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
     @asynccontextmanager
     async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
         gateway.manager.start_idle_reaper()
+        # Load the client side while the first requests are answered.
+        warm = asyncio.get_running_loop().run_in_executor(None, warm_imports)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(job(stop)) for job in gateway.background]
         try:
@@ -372,6 +377,8 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await gateway.manager.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(warm, 5)
 
     mcp: FastMCP[Any] = FastMCP(
         "agent-gateway",

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from subprocess import PIPE
@@ -27,10 +25,10 @@ from mcp import ClientSession
 from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
+from .procgroup import STDIN_CLOSE_GRACE, TERM_GRACE, kill_group, stop_process
+
 logger = logging.getLogger("agent_gateway.stdio")
 
-STDIN_CLOSE_GRACE = 2.0
-TERM_GRACE = 2.0
 STDERR_LINES = 50
 EXIT_POLL = 0.05
 STDERR_DRAIN = 0.5
@@ -184,77 +182,12 @@ class StdioProcessTransport(ClientTransport):
         return f"<StdioProcessTransport {self.server!r} pid={self.pid}>"
 
 
-async def stop_process(
-    process: anyio.abc.Process, *, stdin_grace: float = STDIN_CLOSE_GRACE
-) -> None:
-    """Close stdin, wait; SIGTERM the process group, wait; SIGKILL the group."""
-    pgid = process.pid
-    if process.stdin is not None:
-        with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await process.stdin.aclose()
-    if not await _wait_exit(process, stdin_grace):
-        _killpg(pgid, signal.SIGTERM)
-        if not await _wait_exit(process, TERM_GRACE):
-            _killpg(pgid, signal.SIGKILL)
-            await _wait_exit(process, TERM_GRACE)
-    # The leader is gone; members of its group (grandchildren) may not be.
-    if _group_alive(pgid):
-        _killpg(pgid, signal.SIGTERM)
-        with anyio.move_on_after(TERM_GRACE):
-            while _group_alive(pgid):
-                await anyio.sleep(0.02)
-        if _group_alive(pgid):
-            _killpg(pgid, signal.SIGKILL)
-    for stream in (process.stdout,):
-        if stream is not None:
-            with contextlib.suppress(OSError, anyio.BrokenResourceError):
-                await stream.aclose()
-
-
-async def _wait_exit(process: anyio.abc.Process, timeout: float) -> bool:
-    with anyio.move_on_after(timeout):
-        while process.returncode is None:
-            await anyio.sleep(0.01)
-        return True
-    return False
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def kill_group(pgid: int) -> None:
-    """SIGKILL a server's whole process group now (the last resort on a forced exit)."""
-    _killpg(pgid, signal.SIGKILL)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Does any live (not zombie) process remain in the group?"""
-    if os.path.isdir("/proc/self"):
-        return bool(_live_group_members(pgid))
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _live_group_members(pgid: int) -> list[int]:
-    """Linux: pids in process group ``pgid`` that are not zombies (from /proc)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(entry))
-    return members
+__all__ = [
+    "STDERR_LINES",
+    "STDIN_CLOSE_GRACE",
+    "TERM_GRACE",
+    "RelaySession",
+    "StdioProcessTransport",
+    "kill_group",
+    "stop_process",
+]

@@ -379,6 +379,18 @@ def http_echo(folder: Path, log: TextIO) -> AbstractAsyncContextManager[str]:
     )
 
 
+def process_seconds() -> float | None:
+    """Seconds since this process started (imports included); None off Linux."""
+    fields = _stat_fields(os.getpid())
+    try:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if fields is None:
+        return None
+    return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds() -> float:
     """User+system CPU of this process so far."""
     t = os.times()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -101,8 +103,60 @@ def _tools_size(tools: list[mcp_types.Tool]) -> int:
     return json_size([t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools])
 
 
+def _tools_size_spaced(tools: list[mcp_types.Tool]) -> int:
+    return len(
+        json.dumps([t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools])
+    )
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+async def _enter_all(
+    stack: contextlib.AsyncExitStack, *managers: AbstractAsyncContextManager[str]
+) -> list[str]:
+    """Enter the context managers concurrently onto ``stack``; fail if any failed."""
+    entered = await asyncio.gather(
+        *(stack.enter_async_context(m) for m in managers), return_exceptions=True
+    )
+    values: list[str] = []
+    for value in entered:
+        if isinstance(value, BaseException):
+            raise value
+        values.append(value)
+    return values
+
+
+@contextlib.asynccontextmanager
+async def opened(clients: list[Client[Any]]) -> AsyncIterator[None]:
+    """Connect ``clients`` concurrently and keep them open for the block.
+
+    fastmcp ties a client's context to the task that entered it, so each client is
+    entered and exited by a task of its own.
+    """
+    ready = [asyncio.Event() for _ in clients]
+    leave = asyncio.Event()
+
+    async def hold(client: Client[Any], event: asyncio.Event) -> None:
+        async with client:
+            event.set()
+            await leave.wait()
+
+    holders = [asyncio.create_task(hold(c, e)) for c, e in zip(clients, ready, strict=True)]
+    all_ready = asyncio.ensure_future(asyncio.gather(*(e.wait() for e in ready)))
+    all_ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved"
+    try:
+        await asyncio.wait([all_ready, *holders], return_when=asyncio.FIRST_COMPLETED)
+        for holder in holders:
+            if holder.done():  # a holder only ends early by failing
+                holder.result()
+                raise RuntimeError("a client closed before the benchmark began")
+        yield
+    finally:
+        all_ready.cancel()
+        leave.set()
+        await asyncio.gather(*holders, return_exceptions=True)
 
 
 # ----- 1. per-call overhead, stdio front (overhead.py) ----------------------------------
@@ -264,11 +318,10 @@ async def bench_throughput(plan: Plan, log: TextIO) -> Result:
     with _tmp("tput") as tmp:
         folder = Path(tmp)
         config = write_config(folder / "conf", {"echo": echo_entry()})
-        async with (
-            http_gateway(config, log) as gw_url,
-            http_echo(folder, log) as echo_url,
-            contextlib.AsyncExitStack() as stack,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            gw_url, echo_url = await _enter_all(  # both start at once
+                stack, http_gateway(config, log), http_echo(folder, log)
+            )
             groups: dict[str, list[tuple[Client[Any], str, dict[str, Any]]]] = {
                 "gateway": [],
                 "echo http": [],
@@ -278,15 +331,10 @@ async def bench_throughput(plan: Plan, log: TextIO) -> Result:
                 groups["gateway"].append((Client(gw_url, timeout=60), "call_tool", CALL_ECHO))
                 groups["echo http"].append((Client(echo_url, timeout=60), "echo", ECHO_X))
                 groups["echo stdio x8"].append((_echo(log), "echo", ECHO_X))
-            for group in groups.values():
-                for client, _, _ in group:
-                    await stack.enter_async_context(client)
-            remember_tree()
-            for name, group in groups.items():  # warm-up (starts the gateway's echo server)
-                for client, tool, arguments in group:
-                    for _ in range(3):
-                        _ok(await client.call_tool_mcp(tool, arguments), name, "x")
-            remember_tree()
+
+            async def warm(client: Client[Any], tool: str, arguments: Any) -> None:
+                for _ in range(3):
+                    _ok(await client.call_tool_mcp(tool, arguments), tool, "x")
 
             async def loop(client: Client[Any], tool: str, arguments: Any, end: float) -> int:
                 n = 0
@@ -295,18 +343,30 @@ async def bench_throughput(plan: Plan, log: TextIO) -> Result:
                     n += 1
                 return n
 
-            calls = dict.fromkeys(groups, 0)
-            wall = dict.fromkeys(groups, 0.0)
-            cpu = dict.fromkeys(groups, 0.0)
-            names = list(groups)
-            for i in range(2 * len(names)):  # every path gets two phases, order rotating
-                name = names[(i + i // len(names)) % len(names)]
-                c0, t0 = cpu_seconds(), time.perf_counter()
-                end = t0 + plan.phase_s
-                counts = await asyncio.gather(*(loop(*member, end) for member in groups[name]))
-                wall[name] += time.perf_counter() - t0
-                cpu[name] += cpu_seconds() - c0
-                calls[name] += sum(counts)
+            progress("  gateway and echo server up over HTTP; connecting the clients")
+            async with opened([c for group in groups.values() for c, _, _ in group]):
+                remember_tree()
+                progress(f"  {3 * CLIENTS} clients connected; warming up")
+                # Warm-up; the first call through the gateway starts its echo server.
+                _ok(await groups["gateway"][0][0].call_tool_mcp("call_tool", CALL_ECHO), "gw")
+                await asyncio.gather(
+                    *(warm(*member) for group in groups.values() for member in group)
+                )
+                remember_tree()
+
+                calls = dict.fromkeys(groups, 0)
+                wall = dict.fromkeys(groups, 0.0)
+                cpu = dict.fromkeys(groups, 0.0)
+                names = list(groups)
+                for i in range(2 * len(names)):  # every path gets two phases, order rotating
+                    name = names[(i + i // len(names)) % len(names)]
+                    c0, t0 = cpu_seconds(), time.perf_counter()
+                    end = t0 + plan.phase_s
+                    counts = await asyncio.gather(*(loop(*member, end) for member in groups[name]))
+                    wall[name] += time.perf_counter() - t0
+                    cpu[name] += cpu_seconds() - c0
+                    calls[name] += sum(counts)
+                    progress(f"  {name}: {sum(counts) / plan.phase_s:.0f} calls/s")
     rate = {n: calls[n] / wall[n] for n in names}
     client_cpu = {n: cpu[n] / wall[n] for n in names}
     head = f"4 {CLIENTS} clients: throughput (higher is better)"
@@ -587,7 +647,9 @@ async def bench_sizes(plan: Plan, log: TextIO) -> Result:
         ),
     ]
     notes = [
-        f"9: compact JSON; meta mode lists {len(meta_tools)} tools, direct mode "
+        f"9: compact JSON (with json.dumps' default separators the meta-mode list is "
+        f"{_tools_size_spaced(meta_tools):,} chars); meta mode lists {len(meta_tools)} tools, "
+        f"direct mode "
         f"{len(direct_tools)}. The whole list_tools result as sent (text content plus "
         f"structuredContent, which repeat each other) is {whole:,} chars."
     ]

@@ -25,7 +25,15 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from _harness import BENCH, Result, kill_remembered, machine, progress, remember_tree
+from _harness import (
+    BENCH,
+    Result,
+    kill_remembered,
+    machine,
+    process_seconds,
+    progress,
+    remember_tree,
+)
 from benchmarks import BENCHMARKS, Plan
 
 RESULTS = BENCH / "results.md"
@@ -179,7 +187,7 @@ async def amain(args: argparse.Namespace) -> int:
         if not interrupted:
             raise
         progress(f"interrupted: the table below holds what finished; {args.output} is left as is")
-    seconds = time.perf_counter() - started
+    seconds = process_seconds() or time.perf_counter() - started
     table = render(info, outcomes, plan, args.names, seconds)
     print(as_json(info, outcomes, plan, seconds) if args.json else table, end="\n")
     if not args.no_write and not interrupted:  # keep the last complete results
