@@ -208,14 +208,30 @@ def kill_remembered(grace: float = 3.0) -> list[int]:
     return left
 
 
+def tree_cpu(pids: Iterable[int]) -> float:
+    """User+system CPU seconds of these processes and their live descendants (/proc)."""
+    from overhead import _proc_table, _tree_cpu
+
+    table = _proc_table()
+    return sum(_tree_cpu(pid, table) for pid in pids)
+
+
+def cmdline(pid: int) -> str:
+    """The command line of ``pid``, arguments joined by spaces ("" if it is gone)."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return ""
+
+
+def children_matching(marker: str) -> list[int]:
+    """Pids of this process's children whose command line contains ``marker``."""
+    return [p for p in _children_table().get(os.getpid(), []) if marker in cmdline(p)]
+
+
 def child_pid(marker: str) -> int | None:
     """The pid of this process's child whose command line contains ``marker``."""
-    for pid in _children_table().get(os.getpid(), []):
-        with contextlib.suppress(OSError):
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if marker in cmd:
-                return pid
-    return None
+    found = children_matching(marker)
+    return found[0] if found else None
 
 
 def rss_mib(pid: int) -> float | None:

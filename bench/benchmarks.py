@@ -31,6 +31,8 @@ from _harness import (
     Result,
     Row,
     child_pid,
+    children_matching,
+    cmdline,
     cpu_seconds,
     descendants,
     echo_entry,
@@ -43,6 +45,7 @@ from _harness import (
     rss_mib,
     stats_ms,
     stdio,
+    tree_cpu,
     write_config,
 )
 from fastmcp import Client
@@ -147,7 +150,8 @@ async def opened(clients: list[Client[Any]]) -> AsyncIterator[None]:
     all_ready = asyncio.ensure_future(asyncio.gather(*(e.wait() for e in ready)))
     all_ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved"
     try:
-        await asyncio.wait([all_ready, *holders], return_when=asyncio.FIRST_COMPLETED)
+        waiting: list[asyncio.Future[Any]] = [all_ready, *holders]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for holder in holders:
             if holder.done():  # a holder only ends early by failing
                 holder.result()
@@ -264,14 +268,16 @@ async def bench_concurrency(plan: Plan, log: TextIO) -> Result:
         config = write_config(Path(tmp) / "conf", {"echo": echo_entry()})
         async with _gateway(config, log) as gw, _echo(log) as direct:
 
-            def via_gateway(seconds: float) -> Awaitable[mcp_types.CallToolResult]:
-                arguments = {"seconds": seconds}
-                return gw.call_tool_mcp(
-                    "call_tool", {"server": "echo", "tool": "sleep", "arguments": arguments}
-                )
+            async def via_gateway(seconds: float) -> mcp_types.CallToolResult:
+                arguments = {"server": "echo", "tool": "sleep", "arguments": {"seconds": seconds}}
+                result: mcp_types.CallToolResult = await gw.call_tool_mcp("call_tool", arguments)
+                return result
 
-            def via_direct(seconds: float) -> Awaitable[mcp_types.CallToolResult]:
-                return direct.call_tool_mcp("sleep", {"seconds": seconds})
+            async def via_direct(seconds: float) -> mcp_types.CallToolResult:
+                result: mcp_types.CallToolResult = await direct.call_tool_mcp(
+                    "sleep", {"seconds": seconds}
+                )
+                return result
 
             async def burst(call: Callable[[float], Awaitable[Any]], name: str) -> float:
                 t0 = time.perf_counter()
@@ -343,6 +349,7 @@ async def bench_throughput(plan: Plan, log: TextIO) -> Result:
                     n += 1
                 return n
 
+            http_port = echo_url.rsplit(":", 1)[1].split("/")[0]
             progress("  gateway and echo server up over HTTP; connecting the clients")
             async with opened([c for group in groups.values() for c, _, _ in group]):
                 remember_tree()
@@ -353,22 +360,35 @@ async def bench_throughput(plan: Plan, log: TextIO) -> Result:
                     *(warm(*member) for group in groups.values() for member in group)
                 )
                 remember_tree()
+                gw_pid = child_pid(str(config))
+                servers = {
+                    "gateway": [] if gw_pid is None else [gw_pid],
+                    "echo http": children_matching(f"--http {http_port}"),
+                    "echo stdio x8": [
+                        p for p in children_matching(str(ECHO)) if "--http" not in cmdline(p)
+                    ],
+                }
 
                 calls = dict.fromkeys(groups, 0)
+                server_cpu = dict.fromkeys(groups, 0.0)
                 wall = dict.fromkeys(groups, 0.0)
                 cpu = dict.fromkeys(groups, 0.0)
                 names = list(groups)
                 for i in range(2 * len(names)):  # every path gets two phases, order rotating
                     name = names[(i + i // len(names)) % len(names)]
+                    s0 = tree_cpu(servers[name])
                     c0, t0 = cpu_seconds(), time.perf_counter()
                     end = t0 + plan.phase_s
                     counts = await asyncio.gather(*(loop(*member, end) for member in groups[name]))
                     wall[name] += time.perf_counter() - t0
                     cpu[name] += cpu_seconds() - c0
+                    server_cpu[name] += tree_cpu(servers[name]) - s0
                     calls[name] += sum(counts)
                     progress(f"  {name}: {sum(counts) / plan.phase_s:.0f} calls/s")
     rate = {n: calls[n] / wall[n] for n in names}
     client_cpu = {n: cpu[n] / wall[n] for n in names}
+    server_load = {n: server_cpu[n] / wall[n] for n in names}
+    per_call_ms = {n: server_cpu[n] * 1000 / calls[n] for n in names if calls[n]}
     head = f"4 {CLIENTS} clients: throughput (higher is better)"
     rows = [
         Row(
@@ -390,9 +410,23 @@ async def bench_throughput(plan: Plan, log: TextIO) -> Result:
         f"4: {CLIENTS} sessions per path looping echo calls, 2 x {plan.phase_s:g} s per path, "
         "paths taking turns; the bench's own client process used "
         + ", ".join(f"{client_cpu[n]:.2f} CPU ({n})" for n in names)
-        + f" of {os.cpu_count()}: when near 1.0 the client, not the server, caps the rate."
+        + f" of {os.cpu_count()}: when near 1.0 the client, not the server, caps the rate. "
+        "Server side (process tree: the gateway with its echo child; the HTTP echo; the 8 "
+        "stdio echoes): "
+        + ", ".join(
+            f"{server_load[n]:.2f} CPU, {per_call_ms.get(n, 0):.2f} ms CPU/call ({n})"
+            for n in names
+        )
+        + "."
     ]
-    return Result(rows, notes, {"calls_per_s": rate, "client_cpu": client_cpu, "calls": calls})
+    details = {
+        "calls_per_s": rate,
+        "calls": calls,
+        "client_cpu": client_cpu,
+        "server_cpu": server_load,
+        "server_cpu_ms_per_call": per_call_ms,
+    }
+    return Result(rows, notes, details)
 
 
 # ----- 5. spawn to first answer with 50 servers configured ------------------------------

@@ -8,7 +8,7 @@ to ``bench/results.md`` with a header naming the machine. Benchmarks, not tests:
 missed target never fails the run; the exit status is 1 only if a benchmark crashed
 (twice: each is retried once, since the gateway may be mid-edit), 130 on Ctrl-C.
 Names for --only: overhead, http, concurrency, throughput, startup, first_call, memory,
-reload, sizes (or their numbers 1-9). The full run takes about two minutes on 2 CPUs.
+reload, sizes (or their numbers 1-9). The full run takes 2.5-3 minutes on 2 busy CPUs.
 """
 
 from __future__ import annotations
