@@ -1,11 +1,35 @@
-"""Direct mode: downstream tools exposed as ``{server}__{tool}``, policy-filtered per caller.
+"""Direct mode: downstream tools, resources and prompts, namespaced, policy-filtered per caller.
 
-Names longer than 64 characters (or ambiguous ones, see :func:`direct_name`)
-are cut and given a stable hash suffix of the (server, tool) pair, so nothing
-is dropped and two tools never share a name.
-Routing looks the name up in an index (never splits on ``__``: a server may
-end in ``_``). A tool the caller may not see is neither listed nor callable
-by its direct name; it answers exactly like a missing tool.
+Tools and prompts are exposed as ``{server}__{name}``. Names longer than 64
+characters (or ambiguous ones, see :func:`direct_name`) are cut and given a
+stable hash suffix of the (server, name) pair, so nothing is dropped and two
+never share a name. Routing looks the name up in an index (never splits on
+``__``: a server may end in ``_``).
+
+Resources and resource templates keep their downstream name namespaced the
+same way, and get the URI ``agw://{server}/{downstream uri}`` (see
+:func:`direct_uri`): the downstream URI (or URI template) follows the server
+name verbatim, not re-encoded. Server names hold no ``/`` (nor ``{``, ``}``),
+so reading splits at the first ``/`` after ``agw://`` and gets back exactly
+(server, downstream uri). For a template, the prefix is literal text, so an
+RFC 6570 expansion of ``agw://{server}/`` + T is ``agw://{server}/`` + the
+expansion of T: a URI built from a listed template routes like a listed one.
+A read result is the downstream's own, except that each item's ``uri`` is
+namespaced the same way (the URI the caller can read it by again) and the
+downstream's cache hints are dropped.
+
+Policy: a tool the caller may not see is neither listed nor callable by its
+direct name; it answers exactly like a missing tool. Resources, resource
+templates and prompts follow server visibility only (the tool rules do not
+apply to them): a server the caller may not see contributes none, and
+reading or getting one of its items by its namespaced URI or name answers
+exactly like a missing resource or prompt. A namespaced URI the downstream
+itself reports as missing answers the same way.
+
+Tools are cached per session (backend.py). Resources, templates and prompts
+are fetched on each list request from the caller's visible servers that are
+running, in parallel, each bounded by ``LIST_TIMEOUT``; a failing server is
+skipped, and one that does not offer resources or prompts has none.
 """
 
 from __future__ import annotations
@@ -14,23 +38,32 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import mcp_types
-from fastmcp.exceptions import NotFoundError, ToolError
+from fastmcp.exceptions import NotFoundError, PromptError, ResourceError, ToolError
+from fastmcp.prompts.base import Prompt, PromptResult
+from fastmcp.resources.base import Resource, ResourceResult
+from fastmcp.resources.template import ResourceTemplate
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
+from pydantic import PrivateAttr
 
+from . import errors
 from .backend import Backend, State
 from .errors import GatewayError
-from .gateway import Gateway
+from .gateway import _CONNECTION_META, Gateway
 
 logger = logging.getLogger("agent_gateway.direct")
 
 MAX_NAME = 64
 RETRY_POLL = 1.0
 SEP = "__"
+URI_PREFIX = "agw://"
+LIST_TIMEOUT = 5.0  # seconds one server may take to list its resources or prompts
+
+T = TypeVar("T")
 
 
 def direct_name(server: str, tool: str) -> str:
@@ -46,6 +79,21 @@ def direct_name(server: str, tool: str) -> str:
         return name
     digest = hashlib.sha256(f"{server}\0{tool}".encode()).hexdigest()[:10]
     return f"{name[: MAX_NAME - len(digest) - 1]}_{digest}"
+
+
+def direct_uri(server: str, uri: str) -> str:
+    """``agw://{server}/{uri}``: a downstream URI or URI template, kept verbatim."""
+    return f"{URI_PREFIX}{server}/{uri}"
+
+
+def split_direct_uri(uri: str) -> tuple[str, str] | None:
+    """The (server, downstream uri) a URI made by :func:`direct_uri` stands for, else None."""
+    if not uri.startswith(URI_PREFIX):
+        return None
+    server, slash, rest = uri[len(URI_PREFIX) :].partition("/")
+    if not server or not slash:
+        return None
+    return server, rest
 
 
 class DirectTool(Tool):
@@ -67,12 +115,123 @@ def to_front_tool(name: str, tool: mcp_types.Tool) -> Tool:
     )
 
 
+class DirectResource(Resource):
+    """A downstream resource as listed to the front: its own fields, namespaced name and URI."""
+
+    _wire: mcp_types.Resource = PrivateAttr()
+
+    @classmethod
+    def of(cls, server: str, resource: mcp_types.Resource) -> DirectResource:
+        wire = resource.model_copy(
+            update={
+                "name": direct_name(server, resource.name),
+                "uri": direct_uri(server, resource.uri),
+            }
+        )
+        # No validation: the URI stays the exact string (pydantic's AnyUrl re-spells some).
+        item = cls.model_construct(name=wire.name, uri=wire.uri, description=wire.description)
+        item._wire = wire
+        return item
+
+    def to_mcp_resource(self, **overrides: Any) -> mcp_types.Resource:
+        return self._wire
+
+
+class DirectResourceTemplate(ResourceTemplate):
+    """A downstream resource template as listed to the front, namespaced like a resource."""
+
+    _wire: mcp_types.ResourceTemplate = PrivateAttr()
+
+    @classmethod
+    def of(cls, server: str, template: mcp_types.ResourceTemplate) -> DirectResourceTemplate:
+        wire = template.model_copy(
+            update={
+                "name": direct_name(server, template.name),
+                "uri_template": direct_uri(server, template.uri_template),
+            }
+        )
+        item = cls.model_construct(
+            name=wire.name,
+            uri_template=wire.uri_template,
+            description=wire.description,
+            parameters={},  # read by fastmcp's $ref middleware; the downstream's are unknown
+        )
+        item._wire = wire
+        return item
+
+    def to_mcp_template(self, **overrides: Any) -> mcp_types.ResourceTemplate:
+        return self._wire
+
+
+class DirectPrompt(Prompt):
+    """A downstream prompt as listed to the front: its own fields, a direct name."""
+
+    _wire: mcp_types.Prompt = PrivateAttr()
+
+    @classmethod
+    def of(cls, name: str, prompt: mcp_types.Prompt) -> DirectPrompt:
+        wire = prompt.model_copy(update={"name": name})
+        item = cls.model_construct(name=name, description=wire.description)
+        item._wire = wire
+        return item
+
+    def to_mcp_prompt(self, **overrides: Any) -> mcp_types.Prompt:
+        return self._wire
+
+
+class PassthroughResourceResult(ResourceResult):
+    """A downstream read result, sent as it came (``contents`` here is left empty)."""
+
+    _wire: mcp_types.ReadResourceResult = PrivateAttr()
+
+    @classmethod
+    def of(cls, server: str, result: mcp_types.ReadResourceResult) -> PassthroughResourceResult:
+        contents = [
+            c.model_copy(update={"uri": direct_uri(server, c.uri)}) for c in result.contents
+        ]
+        # Built afresh, not copied: the downstream's cache hints (ttlMs, cacheScope) do not
+        # know the caller's policy, so they are not passed on (a policy edit must be seen).
+        wire = mcp_types.ReadResourceResult.model_construct(
+            contents=contents, meta=_result_meta(result.meta)
+        )
+        item = cls.model_construct(contents=[], meta=wire.meta)
+        item._wire = wire
+        return item
+
+    def to_mcp_result(self, uri: Any) -> mcp_types.ReadResourceResult:
+        return self._wire
+
+
+class PassthroughPromptResult(PromptResult):
+    """A downstream prompts/get result, sent as it came (``messages`` here is left empty)."""
+
+    _wire: mcp_types.GetPromptResult = PrivateAttr()
+
+    @classmethod
+    def of(cls, result: mcp_types.GetPromptResult) -> PassthroughPromptResult:
+        wire = result.model_copy(update={"meta": _result_meta(result.meta)})
+        item = cls.model_construct(messages=[], description=wire.description, meta=wire.meta)
+        item._wire = wire
+        return item
+
+    def to_mcp_prompt_result(self) -> mcp_types.GetPromptResult:
+        return self._wire
+
+
+def _result_meta(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A result's ``_meta`` without the keys that describe the downstream connection."""
+    if not meta or _CONNECTION_META.isdisjoint(meta):
+        return meta
+    return {k: v for k, v in meta.items() if k not in _CONNECTION_META} or None
+
+
 class DirectTools(Middleware):
-    """Adds the caller's allowed downstream tools to tools/list and routes their calls."""
+    """Adds the caller's downstream tools, resources and prompts to the lists; routes their use."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.index: dict[str, tuple[str, str]] = {}
+        self.prompt_index: dict[str, tuple[str, str]] = {}
 
     def _rebuild(self) -> None:
         index: dict[str, tuple[str, str]] = {}
@@ -126,6 +285,118 @@ class DirectTools(Middleware):
                 raise NotFoundError(f"Unknown tool: {name!r}") from exc
             raise ToolError(str(exc)) from exc
 
+    # ----- resources and prompts ---------------------------------------------------------
+
+    def _backend(self, server: str) -> Backend:
+        """The server's backend if this caller may see it; else the unknown-server error."""
+        return self.gateway.backend(self.gateway.caller(None), server)
+
+    async def _collect(
+        self, what: str, fetch: Callable[[Backend], Awaitable[list[T]]]
+    ) -> list[tuple[str, T]]:
+        """(server, item) for every item the caller's visible, running servers list."""
+        try:
+            caller = self.gateway.caller(None)
+        except GatewayError:
+            return []
+        backends = self.gateway.manager.backends
+        running = [
+            b
+            for s in self.gateway.visible(caller)
+            if (b := backends.get(s)) is not None and b.state is State.READY
+        ]
+
+        async def one(backend: Backend) -> list[tuple[str, T]]:
+            try:
+                items = await asyncio.wait_for(fetch(backend), LIST_TIMEOUT)
+            except (GatewayError, TimeoutError) as exc:
+                logger.warning("Skipping the %s of server %r: %s", what, backend.name, exc)
+                return []
+            return [(backend.name, item) for item in items]
+
+        found = await asyncio.gather(*(one(b) for b in running))
+        return [pair for pairs in found for pair in pairs]
+
+    async def on_list_resources(
+        self,
+        context: MiddlewareContext[mcp_types.ListResourcesRequest],
+        call_next: CallNext[mcp_types.ListResourcesRequest, Sequence[Resource]],
+    ) -> Sequence[Resource]:
+        resources = list(await call_next(context))
+        for server, resource in await self._collect("resources", Backend.list_resources):
+            resources.append(DirectResource.of(server, resource))
+        return resources
+
+    async def on_list_resource_templates(
+        self,
+        context: MiddlewareContext[mcp_types.ListResourceTemplatesRequest],
+        call_next: CallNext[mcp_types.ListResourceTemplatesRequest, Sequence[ResourceTemplate]],
+    ) -> Sequence[ResourceTemplate]:
+        templates = list(await call_next(context))
+        found = await self._collect("resource templates", Backend.list_resource_templates)
+        for server, template in found:
+            templates.append(DirectResourceTemplate.of(server, template))
+        return templates
+
+    async def on_read_resource(
+        self,
+        context: MiddlewareContext[mcp_types.ReadResourceRequestParams],
+        call_next: CallNext[mcp_types.ReadResourceRequestParams, ResourceResult],
+    ) -> ResourceResult:
+        uri = str(context.message.uri)
+        target = split_direct_uri(uri)
+        if target is None:
+            return await call_next(context)
+        server, downstream_uri = target
+        try:
+            result = await self._backend(server).read_resource(downstream_uri)
+        except GatewayError as exc:
+            if isinstance(exc, errors.NotFoundError):
+                raise NotFoundError(f"Unknown resource: {uri!r}") from exc
+            raise ResourceError(str(exc), log_level=logging.DEBUG) from exc
+        if result is None:
+            raise NotFoundError(f"Unknown resource: {uri!r}")
+        return PassthroughResourceResult.of(server, result)
+
+    async def _list_prompts(self) -> list[tuple[str, mcp_types.Prompt]]:
+        """The caller's prompts as (direct name, prompt); remembers where each name routes."""
+        named = []
+        for server, prompt in await self._collect("prompts", Backend.list_prompts):
+            name = direct_name(server, prompt.name)
+            self.prompt_index[name] = (server, prompt.name)
+            named.append((name, prompt))
+        return named
+
+    async def on_list_prompts(
+        self,
+        context: MiddlewareContext[mcp_types.ListPromptsRequest],
+        call_next: CallNext[mcp_types.ListPromptsRequest, Sequence[Prompt]],
+    ) -> Sequence[Prompt]:
+        prompts = list(await call_next(context))
+        prompts.extend(DirectPrompt.of(name, prompt) for name, prompt in await self._list_prompts())
+        return prompts
+
+    async def on_get_prompt(
+        self,
+        context: MiddlewareContext[mcp_types.GetPromptRequestParams],
+        call_next: CallNext[mcp_types.GetPromptRequestParams, PromptResult],
+    ) -> PromptResult:
+        name = context.message.name
+        target = self.prompt_index.get(name)
+        if target is None and SEP in name:
+            await self._list_prompts()  # not listed yet (or since a restart or reload)
+            target = self.prompt_index.get(name)
+        if target is None:
+            return await call_next(context)  # answers as fastmcp does for a missing prompt
+        server, prompt = target
+        try:
+            result = await self._backend(server).get_prompt(prompt, context.message.arguments)
+        except GatewayError as exc:
+            if isinstance(exc, errors.NotFoundError):
+                raise NotFoundError(f"Unknown prompt: {name!r}") from exc
+            raise PromptError(str(exc), log_level=logging.DEBUG) from exc
+        return PassthroughPromptResult.of(result)
+
 
 async def start_all(gateway: Gateway, stop: asyncio.Event) -> None:
     """Direct mode lists every visible server's tools: keep them all started.
@@ -139,6 +410,9 @@ async def start_all(gateway: Gateway, stop: asyncio.Event) -> None:
             await backend.list_tools()
         except GatewayError as exc:
             logger.warning("%s", exc)
+            return
+        except Exception:  # a background loop: one server's surprise must not end it
+            logger.exception("Starting server %r failed unexpectedly.", backend.name)
             return
         gateway.notify_changed()
 

@@ -10,7 +10,6 @@ unchanged and relays the downstream's progress and log notifications.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("agent_gateway.gateway")
 
 RELOADS_KEPT = 20
+WARM_AFTER = 1.0  # seconds after start to import the client side
 # Result _meta keys that describe the downstream connection, not the result.
 _CONNECTION_META = frozenset(
     {
@@ -348,7 +348,7 @@ def _relays(session: Any, request_id: Any) -> tuple[ProgressFn | None, LogFn | N
 
 
 def _structured(payload: dict[str, Any]) -> ToolResult:
-    text = json.dumps(payload, ensure_ascii=False, default=str)
+    text = json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
     return ToolResult(
         content=[mcp_types.TextContent(type="text", text=text)], structured_content=payload
     )
@@ -365,8 +365,9 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
     @asynccontextmanager
     async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
         gateway.manager.start_idle_reaper()
-        # Load the client side while the first requests are answered.
-        warm = asyncio.get_running_loop().run_in_executor(None, warm_imports)
+        # Load the client side once the client's handshake is likely over:
+        # at launch it would delay the very first answers.
+        timer = asyncio.get_running_loop().call_later(WARM_AFTER, warm_imports)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(job(stop)) for job in gateway.background]
         try:
@@ -377,8 +378,7 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await gateway.manager.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(warm, 5)
+            timer.cancel()
 
     mcp: FastMCP[Any] = FastMCP(
         "agent-gateway",
@@ -391,7 +391,7 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
     )
     from .notify import install_notifier
 
-    install_notifier(mcp, gateway)
+    install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
     if expose != "meta":
         from .direct import DirectTools, start_all
 

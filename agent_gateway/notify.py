@@ -28,7 +28,13 @@ import mcp_types
 from fastmcp import FastMCP
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from mcp.server.connection import Connection
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .gateway import Gateway
@@ -65,7 +71,9 @@ def _connection(context: MiddlewareContext[Any]) -> Connection | None:
 class Notifier:
     """Coalesces change signals and delivers them to both kinds of client."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, resources_and_prompts: bool = False) -> None:
+        # Direct mode also lists downstream resources and prompts: they change together.
+        self.resources_and_prompts = resources_and_prompts
         self.connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.bus = InMemorySubscriptionBus()
         self.listen = ListenHandler(self.bus)
@@ -110,10 +118,16 @@ class Notifier:
         )
         await asyncio.gather(*(self._send(c) for c in connections))
         await self.bus.publish(ToolsListChanged())
+        if self.resources_and_prompts:
+            await self.bus.publish(ResourcesListChanged())
+            await self.bus.publish(PromptsListChanged())
 
     async def _send(self, connection: Connection) -> None:
         try:
             await connection.send_tool_list_changed()
+            if self.resources_and_prompts:
+                await connection.send_resource_list_changed()
+                await connection.send_prompt_list_changed()
         except Exception as exc:  # noqa: BLE001 - one dead client must not stop the others
             logger.debug("Dropping a connection that failed to take a notification: %r", exc)
             self.connections.discard(connection)
@@ -145,9 +159,11 @@ class RecordConnections(Middleware):
                 self.notifier.record(connection)
 
 
-def install_notifier(mcp: FastMCP[Any], gateway: Gateway) -> Notifier:
+def install_notifier(
+    mcp: FastMCP[Any], gateway: Gateway, *, resources_and_prompts: bool = False
+) -> Notifier:
     """Wire change notifications into ``mcp`` for every change ``gateway`` reports."""
-    notifier = Notifier()
+    notifier = Notifier(resources_and_prompts=resources_and_prompts)
     mcp.add_middleware(RecordConnections(notifier))
     server = mcp._mcp_server
     if server.get_request_handler(LISTEN_METHOD) is None:
