@@ -7,7 +7,6 @@ object under test.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import anyio
 import mcp_types
 import pytest
-from conftest import PY, alive, await_until, py_server
+from conftest import PY, alive, await_until, marked, py_server
 
 from agent_gateway.backend import Backend, State, backoff_delay
 from agent_gateway.config import GatewayConfig, ServerSpec
@@ -48,22 +47,6 @@ def config(servers: dict[str, Any]) -> GatewayConfig:
 
 def spec(entry: dict[str, Any], name: str = "echo") -> ServerSpec:
     return config({name: entry}).servers[name]
-
-
-def marked(marker: str) -> list[int]:
-    """Pids of live processes whose command line contains ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if marker.encode() in cmdline and alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 def text(result: mcp_types.CallToolResult) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from conftest import PY, alive, echo_server, wait_until, write_config, write_policies
+from conftest import PY, alive, echo_server, stop_proc, wait_until, write_config, write_policies
 from fastmcp import Client
 from mcp import MCPError
 
@@ -116,13 +116,7 @@ def http_gateway(
         sys.stderr.write(f"---- gateway stderr ----\n{gw.stderr()}\n")
         raise
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_proc(proc, 15)
 
 
 @pytest.fixture(scope="module")

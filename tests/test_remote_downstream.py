@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import PY, SERVERS, Gateway, start_gateway
+from conftest import PY, SERVERS, Gateway, start_gateway, stop_proc
 
 pytestmark = pytest.mark.anyio
 
@@ -64,13 +63,7 @@ def remote_echo(flag: str, port: int, log: Path) -> Iterator[subprocess.Popen[by
         sys.stderr.write(f"---- echo {flag} stderr ----\n{log.read_text(errors='replace')}\n")
         raise
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_proc(proc, 10)
 
 
 def text(result: Any) -> str:

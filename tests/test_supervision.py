@@ -20,7 +20,17 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import PY, SERVERS, Gateway, alive, await_until, py_server, start_gateway, wait_until
+from conftest import (
+    PY,
+    SERVERS,
+    Gateway,
+    alive,
+    await_until,
+    marked,
+    py_server,
+    start_gateway,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -47,22 +57,6 @@ def echo(marker: str, **extra: Any) -> dict[str, Any]:
 
 def faulty(mode: str, marker: str, *args: str, **extra: Any) -> dict[str, Any]:
     return py_server("faulty_server.py", "--mode", mode, "--name", marker, *args, **extra)
-
-
-def marked(marker: str) -> list[int]:
-    """Pids of live (non-zombie) processes whose command line contains ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if marker.encode() in cmdline and alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 def assert_all_gone(marker: str, *pids: int, timeout: float = 8.0) -> None:
