@@ -388,24 +388,54 @@ class Backend:
         progress: ProgressFn | None = None,
         on_log: LogFn | None = None,
     ) -> mcp_types.CallToolResult:
+        result = await self._call(tool, arguments, progress, on_log, wire=False)
+        assert isinstance(result, mcp_types.CallToolResult)
+        return result
+
+    async def call_tool_wire(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        progress: ProgressFn | None = None,
+        on_log: LogFn | None = None,
+    ) -> dict[str, Any] | mcp_types.CallToolResult:
+        """Like :meth:`call_tool`, but a stdio server's result comes as its wire dict.
+
+        The front validates and shapes it for its own caller's protocol version
+        anyway, so parsing it into models here (twice, in the SDK) and dumping
+        it again would only cost time. Remote servers answer with the model.
+        """
+        return await self._call(tool, arguments, progress, on_log, wire=True)
+
+    async def _call(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        progress: ProgressFn | None,
+        on_log: LogFn | None,
+        *,
+        wire: bool,
+    ) -> dict[str, Any] | mcp_types.CallToolResult:
         if on_log is not None:
             self._log_listeners.add(on_log)
         try:
             async with self._request() as client:
                 logger.debug("Calling tool %r on %r.", tool, self.name)
-                if self._stdio is not None:
+                timeout = self.spec.entry.timeout
+                if self._stdio is None:
+                    result = await client.call_tool_mcp(
+                        tool, arguments, progress_handler=progress, timeout=timeout
+                    )
+                elif wire and (send := _wire_sender(client.session)) is not None:
+                    raw = await send(tool, arguments, timeout, progress)
+                    return self._checked_wire(raw)
+                else:
                     # Our own transport reports a dead process itself, so skip the
                     # client's per-call session-monitor tasks and tracing: straight
                     # to the SDK session.
                     result = await client.session.call_tool(
-                        tool,
-                        arguments,
-                        read_timeout_seconds=self.spec.entry.timeout,
-                        progress_callback=progress,
-                    )
-                else:
-                    result = await client.call_tool_mcp(
-                        tool, arguments, progress_handler=progress, timeout=self.spec.entry.timeout
+                        tool, arguments, read_timeout_seconds=timeout, progress_callback=progress
                     )
                 if not isinstance(result, mcp_types.CallToolResult):
                     raise BackendError(self.name, "answered tools/call with an unknown result.")
@@ -413,6 +443,25 @@ class Backend:
         finally:
             if on_log is not None:
                 self._log_listeners.discard(on_log)
+
+    def _checked_wire(self, raw: Any) -> dict[str, Any]:
+        """The wire result if it looks like a CallToolResult; else the reason it is not."""
+        if isinstance(raw, dict) and isinstance(raw.get("content", []), list):
+            # A handshake-era server omits resultType; 2026-07-28 requires it
+            # (the front drops it again for a handshake-era caller).
+            kind = raw.setdefault("resultType", "complete")
+            if kind != "complete":  # e.g. input_required: a round trip we cannot carry
+                raise BackendError(
+                    self.name, f"answered tools/call with a {kind!r} result, which is not relayed."
+                )
+            return raw
+        try:
+            mcp_types.CallToolResult.model_validate(raw)
+        except ValueError as exc:
+            raise BackendError(
+                self.name, f"answered tools/call with an invalid result: {exc}"
+            ) from exc
+        raise BackendError(self.name, "answered tools/call with an invalid result.")
 
     @contextlib.asynccontextmanager
     async def _request(self) -> Any:
@@ -579,6 +628,39 @@ async def _close_client(client: Client[Any]) -> None:
             await client.close()  # type: ignore[no-untyped-call]
         except Exception:  # a dying session may raise anything while closing
             logger.debug("Error while closing a downstream client", exc_info=True)
+
+
+WireSend = Callable[[str, dict[str, Any], float, "ProgressFn | None"], Awaitable[Any]]
+
+
+def _wire_sender(session: Any) -> WireSend | None:
+    """A ``tools/call`` sender that returns the raw result dict, if this SDK allows one.
+
+    It does what ``ClientSession.send_request`` does up to the wire (the
+    session's per-request stamp: protocol version, client info) and stops
+    there: no request model, no result models. ``None`` when the session's
+    internals are not the ones this was written for (then the typed call is used).
+    """
+    dispatcher = getattr(session, "_dispatcher", None)
+    stamp = getattr(session, "_stamp", None)
+    if dispatcher is None or stamp is None or not hasattr(dispatcher, "send_raw_request"):
+        return None
+
+    async def send(
+        tool: str, arguments: dict[str, Any], timeout: float, progress: ProgressFn | None
+    ) -> Any:
+        data: dict[str, Any] = {
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        }
+        opts: dict[str, Any] = {}
+        stamp(data, opts)
+        opts["timeout"] = timeout
+        if progress is not None:
+            opts["on_progress"] = progress
+        return await dispatcher.send_raw_request("tools/call", data["params"], opts)
+
+    return send
 
 
 def _root_cause(exc: BaseException) -> BaseException:

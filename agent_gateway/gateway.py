@@ -230,7 +230,10 @@ class Gateway:
         ctx: Context | None,
     ) -> ToolResult:
         session, request_id = _request_of(ctx)
-        result = await self.call_tool_raw(server, tool, arguments, agent_id, session, request_id)
+        result = await self.call_tool_raw(
+            server, tool, arguments, agent_id, session, request_id, wire=False
+        )
+        assert isinstance(result, mcp_types.CallToolResult)
         return _passthrough(result)
 
     async def call_tool_raw(
@@ -241,20 +244,26 @@ class Gateway:
         agent_id: str | None,
         session: Any,
         request_id: Any,
-    ) -> mcp_types.CallToolResult:
-        """Check, call, audit; the downstream result as it came (``session`` gets relays)."""
+        *,
+        wire: bool = True,
+    ) -> dict[str, Any] | mcp_types.CallToolResult:
+        """Check, call, audit; the downstream result as it came (``session`` gets relays).
+
+        ``wire``: a stdio server's result may come as its wire dict (see
+        :meth:`Backend.call_tool_wire`); else always the model.
+        """
         caller = self.caller(agent_id)
         if self.audit is None:
             backend, _ = await self.tool(caller, server, tool)
-            return await self._call_backend(backend, tool, arguments, session, request_id)
+            return await self._call_backend(backend, tool, arguments, session, request_id, wire)
         started = time.perf_counter()
         allowed = False
         is_error: bool | None = None
         try:
             backend, _ = await self.tool(caller, server, tool)
             allowed, is_error = True, True
-            result = await self._call_backend(backend, tool, arguments, session, request_id)
-            is_error = bool(result.is_error)
+            result = await self._call_backend(backend, tool, arguments, session, request_id, wire)
+            is_error = bool(result.get("isError") if isinstance(result, dict) else result.is_error)
             return result
         finally:
             self.audit.record(
@@ -274,12 +283,23 @@ class Gateway:
         arguments: dict[str, Any] | None,
         session: Any,
         request_id: Any,
-    ) -> mcp_types.CallToolResult:
+        wire: bool,
+    ) -> dict[str, Any] | mcp_types.CallToolResult:
         progress, on_log = _relays(session, request_id) if session is not None else (None, None)
-        result = await backend.call_tool(tool, arguments or {}, progress=progress, on_log=on_log)
-        if result.meta and not _CONNECTION_META.isdisjoint(result.meta):
-            meta = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
-            result = result.model_copy(update={"meta": meta or None})
+        call = backend.call_tool_wire if wire else backend.call_tool
+        result = await call(tool, arguments or {}, progress=progress, on_log=on_log)
+        if isinstance(result, dict):
+            meta = result.get("_meta")
+            if isinstance(meta, dict) and not _CONNECTION_META.isdisjoint(meta):
+                kept = {k: v for k, v in meta.items() if k not in _CONNECTION_META}
+                result = (
+                    {**result, "_meta": kept}
+                    if kept
+                    else {k: v for k, v in result.items() if k != "_meta"}
+                )
+        elif result.meta and not _CONNECTION_META.isdisjoint(result.meta):
+            kept = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
+            result = result.model_copy(update={"meta": kept or None})
         return result
 
     def gateway_status(self, agent_id: str | None) -> dict[str, Any]:

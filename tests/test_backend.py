@@ -353,3 +353,32 @@ async def test_manager_is_lazy_reports_failures_per_server_and_closes_them_all(
         await manager.close()
     assert manager.backends == {}
     await await_until(lambda: not marked(marker), what="every echo process to exit")
+
+
+# ----- wire results (the fast route) ---------------------------------------------------------
+
+
+def test_a_wire_result_is_passed_on_with_result_type_filled_in() -> None:
+    backend = Backend(spec(echo(new_marker())))
+    raw = {"content": [{"type": "text", "text": "hi"}], "isError": False}
+    assert backend._checked_wire(raw) == {**raw, "resultType": "complete"}
+    modern = {"content": [], "resultType": "complete", "structuredContent": {"a": 1}}
+    assert backend._checked_wire(dict(modern)) == modern
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ({"content": [], "resultType": "input_required"}, "'input_required' result"),
+        ({"content": "hi"}, "invalid result"),
+        (["not", "a", "dict"], "invalid result"),
+        (None, "invalid result"),
+    ],
+)
+def test_a_wire_result_the_front_cannot_relay_is_an_error_naming_the_server(
+    raw: Any, says: str
+) -> None:
+    backend = Backend(spec(echo(new_marker())))
+    with pytest.raises(BackendError, match=says) as caught:
+        backend._checked_wire(raw)
+    assert str(caught.value).startswith("Server 'echo' ")
