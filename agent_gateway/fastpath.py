@@ -8,9 +8,10 @@ of fastmcp's ``tools/call`` handler and answers ``call_tool`` itself: the
 same identity resolution, the same policy checks, the same audit record, the
 same error texts, and the downstream ``CallToolResult`` returned as is.
 
-Anything it is not sure about goes the usual way: other tools, arguments of
-the wrong shape (so fastmcp's validation message stays the one callers see),
-and the HTTP front (its identity comes from request headers).
+Anything it is not sure about goes the usual way: other tools, and arguments
+of the wrong shape (so fastmcp's validation message stays the one callers
+see). Over HTTP the caller's ``Authorization`` header comes from the SDK's
+request context; without one there, the usual way too.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
     """Put the fast ``call_tool`` route in front of fastmcp's ``tools/call`` handler."""
     low = getattr(mcp, "_mcp_server", None)
     entry = None if low is None else low._request_handlers.get("tools/call")
-    if low is None or entry is None or gateway.http:
-        return  # not the fastmcp this was written for, or headers decide identity
+    if low is None or entry is None:
+        return  # not the fastmcp this was written for
     slow: Handler = entry.handler
 
     async def on_call_tool(ctx: Any, params: mcp_types.CallToolRequestParams) -> Any:
@@ -62,9 +63,16 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
         if fields is None:
             return await slow(ctx, params)
         server, tool, arguments, agent_id = fields
+        authorization = None
+        if gateway.http:
+            headers = getattr(getattr(ctx, "request", None), "headers", None)
+            if headers is None:
+                return await slow(ctx, params)
+            authorization = headers.get("authorization")
         try:
+            caller = gateway.caller_with(agent_id, authorization)
             return await gateway.call_tool_raw(
-                server, tool, arguments, agent_id, ctx.session, ctx.request_id
+                caller, server, tool, arguments, ctx.session, ctx.request_id
             )
         except GatewayError as exc:
             return mcp_types.CallToolResult(

@@ -124,10 +124,16 @@ class Gateway:
     # ----- access ----------------------------------------------------------------------
 
     def caller(self, agent_id: str | None) -> Caller:
-        token_agent = None
+        auth = None
         if self.launch_agent is None and self.http:
             auth = get_http_headers(include={"authorization"}).get("authorization")
-            token_agent = agent_for_bearer(self.policies, auth)
+        return self.caller_with(agent_id, auth)
+
+    def caller_with(self, agent_id: str | None, authorization: str | None) -> Caller:
+        """The caller, given the request's ``Authorization`` header (HTTP front only)."""
+        token_agent = None
+        if self.launch_agent is None and self.http:
+            token_agent = agent_for_bearer(self.policies, authorization)
         return resolve(launch_agent=self.launch_agent, token_agent=token_agent, agent_id=agent_id)
 
     def visible(self, caller: Caller) -> list[str]:
@@ -231,17 +237,17 @@ class Gateway:
     ) -> ToolResult:
         session, request_id = _request_of(ctx)
         result = await self.call_tool_raw(
-            server, tool, arguments, agent_id, session, request_id, wire=False
+            self.caller(agent_id), server, tool, arguments, session, request_id, wire=False
         )
         assert isinstance(result, mcp_types.CallToolResult)
         return _passthrough(result)
 
     async def call_tool_raw(
         self,
+        caller: Caller,
         server: str,
         tool: str,
         arguments: dict[str, Any] | None,
-        agent_id: str | None,
         session: Any,
         request_id: Any,
         *,
@@ -252,7 +258,6 @@ class Gateway:
         ``wire``: a stdio server's result may come as its wire dict (see
         :meth:`Backend.call_tool_wire`); else always the model.
         """
-        caller = self.caller(agent_id)
         if self.audit is None:
             backend, _ = await self.tool(caller, server, tool)
             return await self._call_backend(backend, tool, arguments, session, request_id, wire)
