@@ -415,6 +415,9 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
         lifespan=lifespan,
     )
     from .notify import install_notifier
+    from .statestore import install_state_store
+
+    install_state_store(mcp)
 
     install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
     if expose != "meta":
