@@ -446,7 +446,7 @@ class Backend:
 
     def _checked_wire(self, raw: Any) -> dict[str, Any]:
         """The wire result if it looks like a CallToolResult; else the reason it is not."""
-        if isinstance(raw, dict) and isinstance(raw.get("content", []), list):
+        if isinstance(raw, dict) and isinstance(raw.get("content"), list):
             # A handshake-era server omits resultType; 2026-07-28 requires it
             # (the front drops it again for a handshake-era caller).
             kind = raw.setdefault("resultType", "complete")

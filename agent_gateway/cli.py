@@ -185,6 +185,15 @@ def load_policies(args: Any) -> PolicySet:
     return PolicySet.from_dir(path, explicit=explicit)
 
 
+def out(text: str = "") -> None:
+    """A command's output: the only writer to stdout besides the stdio protocol itself."""
+    print(text)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 

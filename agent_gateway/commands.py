@@ -12,26 +12,17 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 from .backend import State
-from .cli import dumps, load_config, load_policies
+from .cli import dumps, err, load_config, load_policies, out
 from .config import GatewayConfig, StdioEntry, default_config_path
 from .errors import BackendError, ConfigError, GatewayError
 from .manager import ProxyManager
 from .policy import PolicySet, default_policies_path
 
 logger = logging.getLogger("agent_gateway.cli")
-
-
-def out(text: str = "") -> None:
-    print(text)
-
-
-def err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # ----- serve ------------------------------------------------------------------------------

@@ -40,10 +40,9 @@ class ProxyManager:
         self.backends: dict[str, Backend] = {
             name: self._new_backend(name) for name in config.servers
         }
-        self._retiring: set[asyncio.Task[None]] = set()
-        self._retiring_backends: set[Backend] = set()
+        self._retiring: dict[asyncio.Task[None], Backend] = {}  # draining after a reload
         self._close_task: asyncio.Task[None] | None = None
-        self._all_backends: list[Backend] = []
+        self._closed: list[Backend] = []  # what close() is stopping
         self._idle_task: asyncio.Task[None] | None = None
 
     def _new_backend(self, name: str) -> Backend:
@@ -113,10 +112,8 @@ class ProxyManager:
 
     def _retire(self, backend: Backend) -> None:
         task = asyncio.get_running_loop().create_task(backend.close(self.drain_grace))
-        self._retiring.add(task)
-        self._retiring_backends.add(backend)
-        task.add_done_callback(self._retiring.discard)
-        task.add_done_callback(lambda _: self._retiring_backends.discard(backend))
+        self._retiring[task] = backend
+        task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
     # ----- idle stop -----------------------------------------------------------------
 
@@ -157,7 +154,7 @@ class ProxyManager:
 
     def kill(self) -> None:
         """SIGKILL every downstream process group now: the gateway is being forced out."""
-        for backend in (*self.backends.values(), *self._all_backends, *self._retiring_backends):
+        for backend in (*self.backends.values(), *self._closed, *self._retiring.values()):
             backend.kill()
 
     async def _close(self) -> None:
@@ -165,13 +162,13 @@ class ProxyManager:
             self._idle_task.cancel()
             self._idle_task = None
         backends = list(self.backends.values())
-        self._all_backends = backends
+        self._closed = backends
         self.backends = {}
         async with anyio.create_task_group() as tg:
             for backend in backends:
                 tg.start_soon(backend.close)
         if self._retiring:
-            await asyncio.gather(*self._retiring, return_exceptions=True)
+            await asyncio.gather(*list(self._retiring), return_exceptions=True)
 
     def status(self, names: Iterable[str]) -> list[dict[str, Any]]:
         return [self.backends[n].status() for n in names if n in self.backends]

@@ -76,10 +76,9 @@ async def serve(
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    stopping = False
 
     def on_stop_signal() -> None:
-        if args.transport == "stdio" and (stopping or manager.closing):
+        if args.transport == "stdio" and manager.closing:
             # The client is done waiting for us (the MCP stdio rules: close stdin,
             # wait, SIGTERM, wait, SIGKILL): nothing may outlive the gateway.
             logger.warning("Signalled while stopping: killing every downstream server now.")
@@ -106,7 +105,6 @@ async def serve(
     try:
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        stopping = True
         stop_task.cancel()
         if args.transport == "http" and not server_task.done():
             # uvicorn saw the same signal and shuts down gracefully (calls in

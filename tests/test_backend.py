@@ -371,6 +371,7 @@ def test_a_wire_result_is_passed_on_with_result_type_filled_in() -> None:
     [
         ({"content": [], "resultType": "input_required"}, "'input_required' result"),
         ({"content": "hi"}, "invalid result"),
+        ({"isError": False}, "invalid result"),  # no content at all
         (["not", "a", "dict"], "invalid result"),
         (None, "invalid result"),
     ],

@@ -3,6 +3,7 @@ exactly like fastmcp's own route (end to end: the results and errors callers see
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,38 @@ async def test_fast_route_answers_like_the_slow_one(tmp_path: Path) -> None:
             "call_tool", {"server": "a", "tool": "echo", "arguments": "text=hi"}
         )
         assert bad_args.is_error and "arguments" in bad_args.content[0].text
+
+
+async def test_a_well_formed_call_tool_never_enters_fastmcps_pipeline(tmp_path: Path) -> None:
+    """In process: a fastmcp middleware sees only the calls the fast route hands back."""
+    from fastmcp import Client
+    from fastmcp.server.middleware import Middleware
+
+    from agent_gateway.config import GatewayConfig
+    from agent_gateway.gateway import Gateway, build_server
+    from agent_gateway.manager import ProxyManager
+    from agent_gateway.policy import PolicySet
+
+    seen: list[dict[str, Any]] = []
+
+    class Record(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            seen.append(dict(context.message.arguments or {}))
+            return await call_next(context)
+
+    config = GatewayConfig.from_dict({"mcpServers": {"a": echo_server()}}, environ=dict(os.environ))
+    manager = ProxyManager(config)
+    server = build_server(Gateway(manager, PolicySet.open(), config_path="x"))
+    server.add_middleware(Record())
+    try:
+        async with Client(server) as client:
+            ok = await client.call_tool_mcp(
+                "call_tool", {"server": "a", "tool": "echo", "arguments": {"text": "hi"}}
+            )
+            assert ok.content[0].text == "hi"
+            assert seen == []
+            bad = await client.call_tool_mcp("call_tool", {"server": "a"})
+            assert bad.is_error
+            assert seen == [{"server": "a"}]
+    finally:
+        await manager.close()
