@@ -1,6 +1,6 @@
 # agent-gateway: two commands.
 #   make run   create .venv, install, serve .mcp.json.example over HTTP on 127.0.0.1:8765
-#   make test  create .venv, install the test extra and the npm test server, run ruff, mypy, pytest
+#   make test  create .venv, install the test extra and the npm test server, run ruff, import-linter, mypy, pytest
 
 PYTHON ?= python3
 VENV := .venv
@@ -36,6 +36,7 @@ run: install
 lint:
 	$(BIN)/ruff check agent_gateway tests bench examples
 	$(BIN)/ruff format --check agent_gateway tests bench examples
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy

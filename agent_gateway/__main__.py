@@ -1,5 +1,5 @@
 """``python -m agent_gateway`` runs the CLI."""
 
-from .cli import main_exit
+from agent_gateway.cli import main_exit
 
 main_exit()

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from .errors import ConfigError
+from agent_gateway.core.errors import ConfigError
 
 logger = logging.getLogger("agent_gateway.audit")
 

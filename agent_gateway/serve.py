@@ -12,14 +12,15 @@ from typing import Any, NoReturn
 
 from starlette.middleware import Middleware
 
-from .audit import AuditLog
-from .config import GatewayConfig
-from .frontio import run_stdio
-from .gateway import Gateway, build_server
-from .httpfront import GuardMiddleware, is_loopback_bind
-from .manager import ProxyManager
-from .policy import PolicySet
-from .watcher import Reloader
+from agent_gateway.audit import AuditLog
+from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.policy import PolicySet
+from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.front.frontio import run_stdio
+from agent_gateway.front.gateway import Gateway
+from agent_gateway.front.httpfront import GuardMiddleware, is_loopback_bind
+from agent_gateway.front.server import build_server
+from agent_gateway.watcher import Reloader
 
 logger = logging.getLogger("agent_gateway.serve")
 

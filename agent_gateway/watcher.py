@@ -18,10 +18,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from .config import GatewayConfig
-from .errors import ConfigError, PolicyError
-from .gateway import Gateway, Reload
-from .policy import PolicySet
+from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.errors import ConfigError, PolicyError
+from agent_gateway.core.policy import PolicySet
+from agent_gateway.front.gateway import Gateway, Reload
 
 logger = logging.getLogger("agent_gateway.watcher")
 

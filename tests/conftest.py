@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from agent_gateway.stdio import StdioProcessTransport
+from agent_gateway.downstream.stdio import StdioProcessTransport
 
 REPO = Path(__file__).resolve().parent.parent
 SERVERS = REPO / "tests" / "servers"

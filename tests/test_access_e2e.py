@@ -8,6 +8,7 @@ so the test can prove from ``/proc`` that it was never started.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import REPO, Gateway, alive, echo_server, py_server, start_gateway, write_config
 
-from agent_gateway.policy import PolicySet
+from agent_gateway.core.policy import PolicySet
 
 pytestmark = pytest.mark.anyio
 
@@ -351,7 +352,7 @@ def serve_main(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., tuple[int, str, str]]:
     """``agent-gateway serve`` in-process (the same ``main`` the process runs): code, out, err."""
-    from agent_gateway import cli
+    cli = importlib.import_module("agent_gateway.cli.main")
 
     # main() would replace the root logger's handlers; keep pytest's.
     monkeypatch.setattr(cli, "setup_logging", lambda *_: None)

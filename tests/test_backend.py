@@ -16,16 +16,16 @@ import mcp_types
 import pytest
 from conftest import PY, alive, await_until, marked, py_server
 
-from agent_gateway.backend import Backend, State, backoff_delay
-from agent_gateway.config import GatewayConfig, ServerSpec
-from agent_gateway.errors import (
+from agent_gateway.core.config import GatewayConfig, ServerSpec
+from agent_gateway.core.errors import (
     BackendError,
     BackendStartError,
     BackendTimeoutError,
     BackendUnavailableError,
     UnknownServerError,
 )
-from agent_gateway.manager import ProxyManager
+from agent_gateway.downstream.backend import Backend, State, backoff_delay
+from agent_gateway.downstream.manager import ProxyManager
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent_gateway.config import (
+from agent_gateway.core.config import (
     DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_TIMEOUT,
     GatewayConfig,
@@ -17,7 +17,7 @@ from agent_gateway.config import (
     StdioEntry,
     substitute,
 )
-from agent_gateway.errors import ConfigError, GatewayError
+from agent_gateway.core.errors import ConfigError, GatewayError
 
 
 def one(entry: Any, environ: dict[str, str] | None = None, name: str = "x") -> ServerSpec:

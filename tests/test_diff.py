@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agent_gateway.config import GatewayConfig
-from agent_gateway.diff import ConfigDiff, connection_key, diff_configs
-from agent_gateway.errors import ConfigError
+from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.diff import ConfigDiff, connection_key, diff_configs
+from agent_gateway.core.errors import ConfigError
 
 BUCKETS = ("added", "removed", "changed", "unchanged", "described")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import echo_server, start_gateway
 
-from agent_gateway.fastpath import call_tool_args
+from agent_gateway.front.fastpath import call_tool_args
 
 pytestmark = pytest.mark.anyio
 
@@ -60,10 +60,11 @@ async def test_a_well_formed_call_tool_never_enters_fastmcps_pipeline(tmp_path: 
     from fastmcp import Client
     from fastmcp.server.middleware import Middleware
 
-    from agent_gateway.config import GatewayConfig
-    from agent_gateway.gateway import Gateway, build_server
-    from agent_gateway.manager import ProxyManager
-    from agent_gateway.policy import PolicySet
+    from agent_gateway.core.config import GatewayConfig
+    from agent_gateway.core.policy import PolicySet
+    from agent_gateway.downstream.manager import ProxyManager
+    from agent_gateway.front.gateway import Gateway
+    from agent_gateway.front.server import build_server
 
     seen: list[dict[str, Any]] = []
 

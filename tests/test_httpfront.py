@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from agent_gateway.httpfront import (
+from agent_gateway.core.policy import PolicySet
+from agent_gateway.front.httpfront import (
     GuardMiddleware,
     host_allowed,
     host_name,
     is_loopback_bind,
     origin_allowed,
 )
-from agent_gateway.policy import PolicySet
 
 # --------------------------------------------------------------------------- host_name
 

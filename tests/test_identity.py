@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from agent_gateway.errors import IdentityError
-from agent_gateway.identity import Caller, agent_for_bearer, bearer_token, resolve
-from agent_gateway.policy import Policy, PolicySet
+from agent_gateway.core.errors import IdentityError
+from agent_gateway.core.identity import Caller, agent_for_bearer, bearer_token, resolve
+from agent_gateway.core.policy import Policy, PolicySet
 
 
 def sha(token: str) -> str:

@@ -24,8 +24,8 @@ from fastmcp.client.messages import MessageHandler
 from mcp.client.subscriptions import ToolsListChanged, listen
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from agent_gateway.notify import Notifier
-from agent_gateway.stdio import StdioProcessTransport
+from agent_gateway.downstream.stdio import StdioProcessTransport
+from agent_gateway.front.notify import Notifier
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_gateway.errors import PolicyError
-from agent_gateway.policy import (
+from agent_gateway.core.errors import PolicyError
+from agent_gateway.core.policy import (
     Decision,
     Policy,
     PolicySet,

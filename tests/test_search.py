@@ -1,10 +1,10 @@
-"""Table-driven tests of the pure search ranking and summaries (agent_gateway.search)."""
+"""Table-driven tests of the pure search ranking and summaries (agent_gateway.core.search)."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent_gateway.search import SUMMARY_MAX, Candidate, rank, score, summary, words
+from agent_gateway.core.search import SUMMARY_MAX, Candidate, rank, score, summary, words
 
 C = Candidate
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastmcp import FastMCP
 
-from agent_gateway.statestore import MemoryStateStore, install_state_store
+from agent_gateway.front.statestore import MemoryStateStore, install_state_store
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import PY, SERVERS, alive, wait_until
 from fastmcp import Client
 
-from agent_gateway.stdio import STDERR_LINES, StdioProcessTransport, stop_process
+from agent_gateway.downstream.stdio import STDERR_LINES, StdioProcessTransport, stop_process
 
 pytestmark = pytest.mark.anyio
 

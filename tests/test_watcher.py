@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from conftest import await_until, echo_server, write_config, write_policies
 
-from agent_gateway.config import GatewayConfig
-from agent_gateway.gateway import HIDDEN, RELOADS_KEPT, Gateway
-from agent_gateway.manager import ProxyManager
-from agent_gateway.policy import PolicySet
+from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.policy import PolicySet
+from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.front.gateway import HIDDEN, RELOADS_KEPT, Gateway
 from agent_gateway.watcher import Reloader
 
 ALLOW_ALL = 'description = "all"\n[allow]\nservers = ["*"]\n'

@@ -1,28 +1,11 @@
-"""Command line: ``agent-gateway serve | check | tools | call | init | token``.
-
-``main(argv) -> int`` so every command is testable in-process. Exit codes:
-0 ok, 1 user error, 2 usage. In ``serve --transport stdio`` stdout is the MCP
-protocol channel: everything else goes to stderr.
-"""
+"""The argument parser: every command, flag and its ``--help`` text."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
 import os
-import sys
-from collections.abc import Sequence
-from typing import Any
 
-from . import __version__
-from .config import GatewayConfig, default_config_path
-from .errors import ConfigError, GatewayError, PolicyError
-from .logs import setup_logging
-from .policy import PolicySet, default_policies_path
-
-logger = logging.getLogger("agent_gateway.cli")
+from agent_gateway import __version__
 
 EPILOG = """\
 files:
@@ -143,60 +126,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("name")
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    from . import commands  # imports fastmcp, which installs its own log handlers
-
-    setup_logging(getattr(args, "log_level", "warning"), getattr(args, "log_format", "text"))
-
-    handler = getattr(commands, f"cmd_{args.command}")
-    try:
-        return int(handler(args))
-    except (ConfigError, PolicyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except GatewayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-def main_exit() -> None:
-    sys.exit(main())
-
-
-def load_config(args: Any) -> GatewayConfig:
-    path = default_config_path(args.config, os.environ)
-    config = GatewayConfig.from_file(path)
-    for warning in config.warnings:
-        logger.warning("%s: %s", path, warning)
-    return config
-
-
-def load_policies(args: Any) -> PolicySet:
-    path, explicit = default_policies_path(args.policies, os.environ)
-    return PolicySet.from_dir(path, explicit=explicit)
-
-
-def out(text: str = "") -> None:
-    """A command's output: the only writer to stdout besides the stdio protocol itself."""
-    print(text)
-
-
-def err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)

@@ -16,12 +16,12 @@ from typing import Any
 import anyio
 import mcp_types
 
-from .backend import Backend, State
-from .config import GatewayConfig
-from .diff import ConfigDiff, diff_configs
-from .errors import BackendError, UnknownServerError
+from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.diff import ConfigDiff, diff_configs
+from agent_gateway.core.errors import BackendError, UnknownServerError
+from agent_gateway.downstream.backend import Backend, State
 
-logger = logging.getLogger("agent_gateway.manager")
+logger = logging.getLogger("agent_gateway.downstream.manager")
 
 DRAIN_GRACE = 30.0
 

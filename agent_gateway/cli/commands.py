@@ -15,12 +15,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from .backend import State
-from .cli import dumps, err, load_config, load_policies, out
-from .config import GatewayConfig, StdioEntry, default_config_path
-from .errors import BackendError, ConfigError, GatewayError
-from .manager import ProxyManager
-from .policy import PolicySet, default_policies_path
+from agent_gateway.cli.output import dumps, err, load_config, load_policies, out
+from agent_gateway.core.config import GatewayConfig, StdioEntry, default_config_path
+from agent_gateway.core.errors import BackendError, ConfigError, GatewayError
+from agent_gateway.core.policy import PolicySet, default_policies_path
+from agent_gateway.downstream.backend import State
+from agent_gateway.downstream.manager import ProxyManager
 
 logger = logging.getLogger("agent_gateway.cli")
 
@@ -29,7 +29,7 @@ logger = logging.getLogger("agent_gateway.cli")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from agent_gateway.serve import serve
 
     config = load_config(args)
     policies = load_policies(args)
@@ -147,7 +147,7 @@ async def _tools(config: GatewayConfig, *, as_json: bool) -> int:
     if as_json:
         out(dumps({"servers": rows}))
     else:
-        from .search import summary
+        from agent_gateway.core.search import summary
 
         for row in rows:
             for tool in row["tools"]:

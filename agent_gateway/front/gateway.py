@@ -10,39 +10,36 @@ unchanged and relays the downstream's progress and log notifications.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import mcp_types
-from fastmcp import Context, FastMCP
+from fastmcp import Context
 from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_http_headers
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
-from . import __version__
-from .audit import AuditLog
-from .backend import Backend, LogFn, ProgressFn, warm_imports
-from .errors import GatewayError, UnknownServerError, UnknownToolError
-from .identity import Caller, agent_for_bearer, resolve
-from .manager import ProxyManager
-from .policy import PolicySet
-from .search import Candidate, rank, summary
+from agent_gateway.audit import AuditLog
+from agent_gateway.core.errors import UnknownServerError, UnknownToolError
+from agent_gateway.core.identity import Caller, agent_for_bearer, resolve
+from agent_gateway.core.policy import PolicySet
+from agent_gateway.core.search import Candidate, rank, summary
+from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
+from agent_gateway.downstream.manager import ProxyManager
 
 if TYPE_CHECKING:
     from fastmcp.client.logging import LogMessage
 
-logger = logging.getLogger("agent_gateway.gateway")
+logger = logging.getLogger("agent_gateway.front.gateway")
 
 RELOADS_KEPT = 20
-WARM_AFTER = 1.0  # seconds after start to import the client side
+
 # Result _meta keys that describe the downstream connection, not the result.
 _CONNECTION_META = frozenset(
     {
@@ -370,116 +367,3 @@ def _relays(session: Any, request_id: Any) -> tuple[ProgressFn | None, LogFn | N
         await send
 
     return progress, on_log
-
-
-def _structured(payload: dict[str, Any]) -> ToolResult:
-    text = json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
-    return ToolResult(
-        content=[mcp_types.TextContent(type="text", text=text)], structured_content=payload
-    )
-
-
-def _tool_error(exc: GatewayError) -> ToolError:
-    # An answer to the caller, not a fault of ours: log it at debug only.
-    return ToolError(str(exc), log_level=logging.DEBUG)
-
-
-def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
-    """The FastMCP front server: meta-tools, direct tools, or both (``expose``)."""
-
-    @asynccontextmanager
-    async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
-        gateway.manager.start_idle_reaper()
-        # Load the client side once the client's handshake is likely over:
-        # at launch it would delay the very first answers.
-        timer = asyncio.get_running_loop().call_later(WARM_AFTER, warm_imports)
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(job(stop)) for job in gateway.background]
-        try:
-            yield
-        finally:
-            stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await gateway.manager.close()
-            timer.cancel()
-
-    mcp: FastMCP[Any] = FastMCP(
-        "agent-gateway",
-        version=__version__,
-        instructions=(
-            "Gateway to many MCP servers. Call list_servers or list_tools(query=...) to find a "
-            "tool, get_tool for its schema, then call_tool(server, tool, arguments)."
-        ),
-        lifespan=lifespan,
-    )
-    from .notify import install_notifier
-    from .statestore import install_state_store
-
-    install_state_store(mcp)
-
-    install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
-    if expose != "meta":
-        from .direct import DirectTools, start_all
-
-        mcp.add_middleware(DirectTools(gateway))
-        gateway.background.append(lambda stop: start_all(gateway, stop))
-    if expose != "direct":
-        _add_meta_tools(mcp, gateway)
-        from .fastpath import install_fast_call
-
-        install_fast_call(mcp, gateway)
-    return mcp
-
-
-def _add_meta_tools(mcp: FastMCP[Any], gateway: Gateway) -> None:
-
-    @mcp.tool(description="List the MCP servers you can use, with state and tool counts.")
-    async def list_servers(agent_id: AgentId = None) -> ToolResult:
-        try:
-            return _structured(await gateway.list_servers(agent_id))
-        except GatewayError as exc:
-            raise _tool_error(exc) from exc
-
-    @mcp.tool(
-        description="List or search tools. Give server to list one server; query to rank by "
-        "relevance."
-    )
-    async def list_tools(
-        server: str | None = None,
-        query: str | None = None,
-        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
-        agent_id: AgentId = None,
-    ) -> ToolResult:
-        try:
-            return _structured(await gateway.list_tools(server, query, limit, agent_id))
-        except GatewayError as exc:
-            raise _tool_error(exc) from exc
-
-    @mcp.tool(description="Get a tool's full definition: description and input schema.")
-    async def get_tool(server: str, tool: str, agent_id: AgentId = None) -> ToolResult:
-        try:
-            return _structured(await gateway.get_tool(server, tool, agent_id))
-        except GatewayError as exc:
-            raise _tool_error(exc) from exc
-
-    @mcp.tool(description="Call a tool on a server; the result is the tool's own result.")
-    async def call_tool(
-        server: str,
-        tool: str,
-        arguments: dict[str, Any] | None = None,
-        agent_id: AgentId = None,
-        ctx: Context | None = None,
-    ) -> ToolResult:
-        try:
-            return await gateway.call_tool(server, tool, arguments, agent_id, ctx)
-        except GatewayError as exc:
-            raise _tool_error(exc) from exc
-
-    @mcp.tool(description="Gateway health: config, policies, recent reloads, server states.")
-    async def gateway_status(agent_id: AgentId = None) -> ToolResult:
-        try:
-            return _structured(gateway.gateway_status(agent_id))
-        except GatewayError as exc:
-            raise _tool_error(exc) from exc

@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import IdentityError
-from .identity import agent_for_bearer
-from .policy import PolicySet
+from agent_gateway.core.errors import IdentityError
+from agent_gateway.core.identity import agent_for_bearer
+from agent_gateway.core.policy import PolicySet
 
 logger = logging.getLogger("agent_gateway.http")
 

@@ -22,8 +22,8 @@ from typing import Any
 import mcp_types
 from fastmcp import FastMCP
 
-from .errors import GatewayError
-from .gateway import Gateway
+from agent_gateway.core.errors import GatewayError
+from agent_gateway.front.gateway import Gateway
 
 CALL_TOOL = "call_tool"
 _FIELDS = frozenset({"server", "tool", "arguments", "agent_id"})

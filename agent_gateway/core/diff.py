@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .config import GatewayConfig, ServerSpec
+from agent_gateway.core.config import GatewayConfig, ServerSpec
 
 # Entry fields that never affect the process or the connection.
 _NON_CONNECTION_FIELDS = frozenset({"description"})

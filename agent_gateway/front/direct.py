@@ -50,12 +50,12 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 from pydantic import PrivateAttr
 
-from . import errors
-from .backend import Backend, State
-from .errors import GatewayError
-from .gateway import _CONNECTION_META, Gateway
+from agent_gateway.core import errors
+from agent_gateway.core.errors import GatewayError
+from agent_gateway.downstream.backend import Backend, State
+from agent_gateway.front.gateway import _CONNECTION_META, Gateway
 
-logger = logging.getLogger("agent_gateway.direct")
+logger = logging.getLogger("agent_gateway.front.direct")
 
 MAX_NAME = 64
 RETRY_POLL = 1.0

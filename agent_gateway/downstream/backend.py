@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types
 
-from .config import RemoteEntry, ServerSpec, StdioEntry
-from .errors import (
+from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
+from agent_gateway.core.errors import (
     BackendCrashedError,
     BackendError,
     BackendStartError,
     BackendTimeoutError,
     BackendUnavailableError,
-    translate_backend_error,
 )
-from .procgroup import kill_group
+from agent_gateway.downstream.procgroup import kill_group
+from agent_gateway.downstream.translate import translate_backend_error
 
 if TYPE_CHECKING:
     # fastmcp's client side costs a third of a second to import: it is loaded
@@ -42,9 +42,9 @@ if TYPE_CHECKING:
     from fastmcp.client.logging import LogMessage
     from fastmcp.client.transports import ClientTransport
 
-    from .stdio import StdioProcessTransport
+    from agent_gateway.downstream.stdio import StdioProcessTransport
 
-logger = logging.getLogger("agent_gateway.backend")
+logger = logging.getLogger("agent_gateway.downstream.backend")
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
@@ -96,7 +96,7 @@ def warm_imports() -> None:
     """
     import fastmcp.client  # noqa: F401
 
-    from . import stdio  # noqa: F401
+    from agent_gateway.downstream import stdio  # noqa: F401
 
 
 class Backend:
@@ -248,7 +248,7 @@ class Backend:
         from fastmcp import Client
         from fastmcp.client.transports.base import TransportOptions
 
-        from .stdio import RelaySession
+        from agent_gateway.downstream.stdio import RelaySession
 
         transport = self._make_transport()
         client: Client[Any] = Client(
@@ -300,7 +300,7 @@ class Backend:
     def _make_transport(self) -> ClientTransport:
         from fastmcp.client.transports import SSETransport, StreamableHttpTransport
 
-        from .stdio import StdioProcessTransport
+        from agent_gateway.downstream.stdio import StdioProcessTransport
 
         entry = self.spec.entry
         self._stdio = None

@@ -36,7 +36,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
-from .errors import PolicyError
+from agent_gateway.core.errors import PolicyError
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _TOML_AT_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")

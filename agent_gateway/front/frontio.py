@@ -22,7 +22,7 @@ from typing import Any
 
 from fastmcp import FastMCP
 
-logger = logging.getLogger("agent_gateway.frontio")
+logger = logging.getLogger("agent_gateway.front.frontio")
 
 LINE_LIMIT = 1 << 30  # one JSON-RPC message per line; results of 10 MB and more
 

@@ -37,9 +37,9 @@ from mcp.server.subscriptions import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from .gateway import Gateway
+from agent_gateway.front.gateway import Gateway
 
-logger = logging.getLogger("agent_gateway.notify")
+logger = logging.getLogger("agent_gateway.front.notify")
 
 LISTEN_METHOD = "subscriptions/listen"
 DEBOUNCE = 0.05  # seconds: a burst of changes becomes one notification

@@ -25,9 +25,14 @@ from mcp import ClientSession
 from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
-from .procgroup import STDIN_CLOSE_GRACE, TERM_GRACE, kill_group, stop_process
+from agent_gateway.downstream.procgroup import (
+    STDIN_CLOSE_GRACE,
+    TERM_GRACE,
+    kill_group,
+    stop_process,
+)
 
-logger = logging.getLogger("agent_gateway.stdio")
+logger = logging.getLogger("agent_gateway.downstream.stdio")
 
 STDERR_LINES = 50
 EXIT_POLL = 0.05

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import IdentityError
-from .policy import PolicySet
+from agent_gateway.core.errors import IdentityError
+from agent_gateway.core.policy import PolicySet
 
 How = Literal["launch", "token", "declared", "none"]
 

@@ -1,0 +1,45 @@
+"""What commands share: loading the two files, and writing to stdout or stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from agent_gateway.core.config import GatewayConfig, default_config_path
+from agent_gateway.core.policy import PolicySet, default_policies_path
+
+logger = logging.getLogger("agent_gateway.cli")
+
+
+def load_config(args: Any) -> GatewayConfig:
+    path = default_config_path(args.config, os.environ)
+    config = GatewayConfig.from_file(path)
+    for warning in config.warnings:
+        logger.warning("%s: %s", path, warning)
+    return config
+
+
+def load_policies(args: Any) -> PolicySet:
+    path, explicit = default_policies_path(args.policies, os.environ)
+    return PolicySet.from_dir(path, explicit=explicit)
+
+
+def out(text: str = "") -> None:
+    """A command's output: the only writer to stdout besides the stdio protocol itself."""
+    print(text)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

@@ -1,0 +1,1 @@
+"""Downstream servers: sessions, supervision, stdio transport, process groups, the ProxyManager."""
