@@ -26,6 +26,7 @@ from agent_gateway.core.errors import (
 )
 from agent_gateway.downstream.backend import Backend, State, backoff_delay
 from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.downstream.session import checked_wire
 
 pytestmark = pytest.mark.anyio
 
@@ -361,9 +362,9 @@ async def test_manager_is_lazy_reports_failures_per_server_and_closes_them_all(
 def test_a_wire_result_is_passed_on_with_result_type_filled_in() -> None:
     backend = Backend(spec(echo(new_marker())))
     raw = {"content": [{"type": "text", "text": "hi"}], "isError": False}
-    assert backend._checked_wire(raw) == {**raw, "resultType": "complete"}
+    assert checked_wire(backend.name, raw) == {**raw, "resultType": "complete"}
     modern = {"content": [], "resultType": "complete", "structuredContent": {"a": 1}}
-    assert backend._checked_wire(dict(modern)) == modern
+    assert checked_wire(backend.name, dict(modern)) == modern
 
 
 @pytest.mark.parametrize(
@@ -381,5 +382,5 @@ def test_a_wire_result_the_front_cannot_relay_is_an_error_naming_the_server(
 ) -> None:
     backend = Backend(spec(echo(new_marker())))
     with pytest.raises(BackendError, match=says) as caught:
-        backend._checked_wire(raw)
+        checked_wire(backend.name, raw)
     assert str(caught.value).startswith("Server 'echo' ")

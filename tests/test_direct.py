@@ -19,7 +19,7 @@ import anyio
 import pytest
 from conftest import Gateway, echo_server, start_gateway
 
-from agent_gateway.front.direct import MAX_NAME, direct_name
+from agent_gateway.core.names import MAX_NAME, direct_name
 
 META_TOOLS = {"list_servers", "list_tools", "get_tool", "call_tool", "gateway_status"}
 ECHO_TOOLS = {

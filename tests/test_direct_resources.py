@@ -32,7 +32,7 @@ from conftest import (
 )
 from mcp import MCPError
 
-from agent_gateway.front.direct import direct_name, direct_uri, split_direct_uri
+from agent_gateway.core.names import direct_name, direct_uri, split_direct_uri
 
 POLICIES = {
     "default": """

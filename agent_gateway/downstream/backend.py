@@ -16,9 +16,7 @@ import contextlib
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from enum import StrEnum
-from functools import cache
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -26,13 +24,25 @@ import mcp_types
 
 from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
 from agent_gateway.core.errors import (
-    BackendCrashedError,
     BackendError,
     BackendStartError,
-    BackendTimeoutError,
     BackendUnavailableError,
 )
+from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.procgroup import kill_group
+from agent_gateway.downstream.session import (
+    LogFn,
+    ProgressFn,
+    State,
+    _close_client,
+    _notifications_class,
+    _root_cause,
+    _wire_sender,
+    backoff_delay,
+    checked_wire,
+    warm_imports,
+)
+from agent_gateway.downstream.supervision import Supervised
 from agent_gateway.downstream.translate import translate_backend_error
 
 if TYPE_CHECKING:
@@ -46,60 +56,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("agent_gateway.downstream.backend")
 
-BACKOFF_START = 0.5
-BACKOFF_MAX = 30.0
-STABLE_AFTER = 30.0
-
-ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
-LogFn = Callable[["LogMessage"], Awaitable[None]]
+__all__ = ["Backend", "LogFn", "ProgressFn", "State", "backoff_delay", "warm_imports"]
 
 
-class State(StrEnum):
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    READY = "ready"
-    ERROR = "error"
-    DISABLED = "disabled"
-
-
-def backoff_delay(failures: int) -> float:
-    """Seconds to wait before the next start after ``failures`` consecutive failures.
-
-    The first restart after a crash is immediate; then 0.5 s doubling to 30 s.
-    """
-    if failures <= 1:
-        return 0.0
-    return float(min(BACKOFF_START * 2 ** (failures - 2), BACKOFF_MAX))
-
-
-@cache
-def _notifications_class() -> type[Any]:
-    from fastmcp.client.messages import MessageHandler
-
-    class Notifications(MessageHandler):
-        def __init__(self, backend: Backend) -> None:
-            self._backend = backend
-
-        async def on_tool_list_changed(
-            self, message: mcp_types.ToolListChangedNotification
-        ) -> None:
-            self._backend.invalidate_tools()
-
-    return Notifications
-
-
-def warm_imports() -> None:
-    """Import the client side now, so the first server start does not wait for it.
-
-    On the event loop's thread, not a worker: an import in a thread can
-    deadlock with one the loop is doing (seen with fastmcp's lazy imports).
-    """
-    import fastmcp.client  # noqa: F401
-
-    from agent_gateway.downstream import stdio  # noqa: F401
-
-
-class Backend:
+class Backend(Supervised, ResourcesAndPrompts):
     """The live connection to one configured server."""
 
     def __init__(
@@ -180,10 +140,6 @@ class Backend:
             "stderr_tail": self._current_stderr(),
         }
 
-    def _current_stderr(self) -> str:
-        t = self._stdio
-        return t.stderr_tail() if t is not None else self.stderr_tail
-
     # ----- connect -----------------------------------------------------------------
 
     async def connect(self) -> Client[Any]:
@@ -216,34 +172,6 @@ class Backend:
                 self._start_task = None
                 self._connecting = False
 
-    def ready_to_retry(self) -> bool:
-        """Could a start be attempted now (not disabled, misconfigured or backing off)?"""
-        return (
-            not self._closing
-            and not self.spec.disabled
-            and self.spec.error is None
-            and time.monotonic() >= self._retry_at
-        )
-
-    def _check_can_start(self) -> None:
-        if self._closing:
-            raise BackendUnavailableError(
-                self.name, "was removed or replaced by a config reload. Call list_servers()."
-            )
-        if self.spec.disabled:
-            raise BackendUnavailableError(
-                self.name, 'is disabled in the config. Set "disabled": false to use it.'
-            )
-        if self.spec.error is not None:
-            raise BackendStartError(self.name, f"cannot start: {self.spec.error}")
-        wait = self._retry_at - time.monotonic()
-        if wait > 0:
-            raise BackendUnavailableError(
-                self.name,
-                f"is failing; the next restart is in {wait:.1f}s. Last error: {self.last_error}",
-                stderr_tail=self._current_stderr(),
-            )
-
     async def _start(self) -> Client[Any]:
         from fastmcp import Client
         from fastmcp.client.transports.base import TransportOptions
@@ -254,7 +182,7 @@ class Backend:
         client: Client[Any] = Client(
             transport,
             name=f"agent-gateway:{self.name}",
-            message_handler=_notifications_class()(self),
+            message_handler=_notifications_class()(self.invalidate_tools),
             log_handler=self._relay_log,
             init_timeout=self.spec.entry.startup_timeout,
             timeout=self.spec.entry.timeout,
@@ -318,33 +246,6 @@ class Backend:
         if entry.type == "sse":
             return SSETransport(entry.url, headers=dict(entry.headers))
         return StreamableHttpTransport(entry.url, headers=dict(entry.headers))
-
-    def _record_failure(self, reason: str) -> None:
-        now = time.monotonic()
-        if self._connected_at is not None and now - self._connected_at > STABLE_AFTER:
-            self._failures = 0
-        self._failures += 1
-        self._retry_at = now + backoff_delay(self._failures)
-        self.last_error = reason
-        self._failed = True
-        logger.warning("Server %r: %s", self.name, reason)
-
-    def _on_process_exit(self, code: int | None) -> None:
-        if self._closing or self._client is None:
-            return
-        self._crashed(f"exited with code {code}.")
-
-    def _crashed(self, reason: str) -> None:
-        client, self._client = self._client, None
-        self._tools = None
-        if client is None:
-            return
-        self._record_failure(reason)
-        task = asyncio.get_running_loop().create_task(_close_client(client))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        if self._on_tools_changed is not None:
-            self._on_tools_changed(self.name)
 
     # ----- requests ------------------------------------------------------------------
 
@@ -429,7 +330,7 @@ class Backend:
                     )
                 elif wire and (send := _wire_sender(client.session)) is not None:
                     raw = await send(tool, arguments, timeout, progress)
-                    return self._checked_wire(raw)
+                    return checked_wire(self.name, raw)
                 else:
                     # Our own transport reports a dead process itself, so skip the
                     # client's per-call session-monitor tasks and tracing: straight
@@ -443,25 +344,6 @@ class Backend:
         finally:
             if on_log is not None:
                 self._log_listeners.discard(on_log)
-
-    def _checked_wire(self, raw: Any) -> dict[str, Any]:
-        """The wire result if it looks like a CallToolResult; else the reason it is not."""
-        if isinstance(raw, dict) and isinstance(raw.get("content"), list):
-            # A handshake-era server omits resultType; 2026-07-28 requires it
-            # (the front drops it again for a handshake-era caller).
-            kind = raw.setdefault("resultType", "complete")
-            if kind != "complete":  # e.g. input_required: a round trip we cannot carry
-                raise BackendError(
-                    self.name, f"answered tools/call with a {kind!r} result, which is not relayed."
-                )
-            return raw
-        try:
-            mcp_types.CallToolResult.model_validate(raw)
-        except ValueError as exc:
-            raise BackendError(
-                self.name, f"answered tools/call with an invalid result: {exc}"
-            ) from exc
-        raise BackendError(self.name, "answered tools/call with an invalid result.")
 
     @contextlib.asynccontextmanager
     async def _request(self) -> Any:
@@ -480,39 +362,6 @@ class Backend:
             self.last_used = time.monotonic()
             if self._inflight == 0:
                 self._drained.set()
-
-    async def _exit_code(self, wait: float = 0.3) -> int | None:
-        """The stdio process's exit code if it has exited (waiting briefly to learn it)."""
-        t = self._stdio
-        if t is None or t.pid is None:
-            return None
-        with anyio.move_on_after(wait):
-            while t.returncode is None:
-                await anyio.sleep(0.01)
-        return t.returncode
-
-    async def _request_failed(self, client: Client[Any], exc: Exception) -> BackendError:
-        err = translate_backend_error(self.name, _root_cause(exc))
-        if isinstance(err, BackendTimeoutError):
-            limit = self.spec.entry.timeout
-            return BackendTimeoutError(
-                self.name,
-                f"did not answer in time: no result within {limit:g}s. If the tool needs "
-                'longer, raise the server\'s "timeout" in the config.',
-            )
-        dead = isinstance(err, BackendCrashedError) or self._client is not client
-        if dead:
-            if self._client is client:
-                code = await self._exit_code()
-                reason = f"exited with code {code}." if code is not None else err.reason
-                if self._client is client:
-                    self._crashed(reason)
-            return BackendCrashedError(
-                self.name,
-                f"{self.last_error or err.reason} The next call restarts it.",
-                stderr_tail=self._current_stderr(),
-            )
-        return err
 
     async def _relay_log(self, message: LogMessage) -> None:
         logger.debug("[%s log] %s", self.name, message.data)
@@ -546,131 +395,3 @@ class Backend:
         t = self._stdio
         if t is not None and t.pid is not None and t.returncode is None:
             kill_group(t.pid)
-
-    # ----- resources and prompts (direct mode) -----------------------------------------
-    # Not cached: direct mode lists them from the started servers on each request.
-    # A server that does not offer resources or prompts (no capability, or
-    # "method not found") has none; that is not an error.
-
-    async def _list_optional(self, capability: str, method: str) -> list[Any]:
-        """``client.<method>()``, or [] when the server does not offer ``capability``."""
-        from mcp import MCPError
-
-        async with self._request() as client:
-            caps = client.server_capabilities
-            if caps is not None and getattr(caps, capability, None) is None:
-                return []
-            try:
-                items: list[Any] = await getattr(client, method)()
-            except MCPError as exc:
-                if exc.code == mcp_types.METHOD_NOT_FOUND:
-                    return []
-                raise
-            return items
-
-    async def list_resources(self) -> list[mcp_types.Resource]:
-        """The server's resources, as it lists them (every page)."""
-        return await self._list_optional("resources", "list_resources")
-
-    async def list_resource_templates(self) -> list[mcp_types.ResourceTemplate]:
-        """The server's resource templates, as it lists them (every page)."""
-        return await self._list_optional("resources", "list_resource_templates")
-
-    async def read_resource(self, uri: str) -> mcp_types.ReadResourceResult | None:
-        """Read ``uri``, sent exactly as given; None if the server has no such resource.
-
-        The client's ``read_resource*`` helpers re-spell the URI (pydantic
-        ``AnyUrl``), so the request goes to the SDK session directly. A server
-        says "no such resource" with -32602 (SEP-2164) or the older -32002; one
-        without resources has none.
-        """
-        from mcp import MCPError
-
-        async with self._request() as client:
-            caps = client.server_capabilities
-            if caps is not None and caps.resources is None:
-                return None
-            read = client.session.read_resource(uri)
-            try:
-                if self._stdio is None:  # remote: watch the session as call_tool_mcp does
-                    result = await client._await_with_session_monitoring(read)
-                else:
-                    result = await read
-            except MCPError as exc:
-                if exc.code in (mcp_types.INVALID_PARAMS, mcp_types.METHOD_NOT_FOUND, -32002):
-                    return None
-                raise
-            if not isinstance(result, mcp_types.ReadResourceResult):
-                raise BackendError(self.name, "answered resources/read with an unknown result.")
-            return result
-
-    async def list_prompts(self) -> list[mcp_types.Prompt]:
-        """The server's prompts, as it lists them (every page)."""
-        return await self._list_optional("prompts", "list_prompts")
-
-    async def get_prompt(
-        self, name: str, arguments: dict[str, str] | None
-    ) -> mcp_types.GetPromptResult:
-        """Render the server's prompt ``name`` with ``arguments``; its result as it came."""
-        async with self._request() as client:
-            result = await client.get_prompt_mcp(name, arguments)
-            if not isinstance(result, mcp_types.GetPromptResult):
-                raise BackendError(self.name, "answered prompts/get with an unknown result.")
-            return result
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
-async def _close_client(client: Client[Any]) -> None:
-    with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-        try:
-            await client.close()  # type: ignore[no-untyped-call]
-        except Exception:  # a dying session may raise anything while closing
-            logger.debug("Error while closing a downstream client", exc_info=True)
-
-
-WireSend = Callable[[str, dict[str, Any], float, "ProgressFn | None"], Awaitable[Any]]
-
-
-def _wire_sender(session: Any) -> WireSend | None:
-    """A ``tools/call`` sender that returns the raw result dict, if this SDK allows one.
-
-    It does what ``ClientSession.send_request`` does up to the wire (the
-    session's per-request stamp: protocol version, client info) and stops
-    there: no request model, no result models. ``None`` when the session's
-    internals are not the ones this was written for (then the typed call is used).
-    """
-    dispatcher = getattr(session, "_dispatcher", None)
-    stamp = getattr(session, "_stamp", None)
-    if dispatcher is None or stamp is None or not hasattr(dispatcher, "send_raw_request"):
-        return None
-
-    async def send(
-        tool: str, arguments: dict[str, Any], timeout: float, progress: ProgressFn | None
-    ) -> Any:
-        data: dict[str, Any] = {
-            "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments},
-        }
-        opts: dict[str, Any] = {}
-        stamp(data, opts)
-        opts["timeout"] = timeout
-        if progress is not None:
-            opts["on_progress"] = progress
-        return await dispatcher.send_raw_request("tools/call", data["params"], opts)
-
-    return send
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """Unwrap exception groups and 'failed to connect' wrappers to the real cause."""
-    while True:
-        if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-            exc = exc.exceptions[0]
-            continue
-        cause = exc.__cause__
-        if isinstance(exc, RuntimeError) and cause is not None:
-            exc = cause
-            continue
-        return exc

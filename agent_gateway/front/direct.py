@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import mcp_types
 from fastmcp.exceptions import NotFoundError, PromptError, ResourceError, ToolError
@@ -48,181 +47,31 @@ from fastmcp.resources.base import Resource, ResourceResult
 from fastmcp.resources.template import ResourceTemplate
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
-from pydantic import PrivateAttr
 
 from agent_gateway.core import errors
 from agent_gateway.core.errors import GatewayError
+from agent_gateway.core.names import (
+    SEP,
+    direct_name,
+    split_direct_uri,
+)
 from agent_gateway.downstream.backend import Backend, State
-from agent_gateway.front.gateway import _CONNECTION_META, Gateway
+from agent_gateway.front.direct_items import (
+    DirectPrompt,
+    DirectResource,
+    DirectResourceTemplate,
+    PassthroughPromptResult,
+    PassthroughResourceResult,
+    to_front_tool,
+)
+from agent_gateway.front.gateway import Gateway
 
 logger = logging.getLogger("agent_gateway.front.direct")
 
-MAX_NAME = 64
 RETRY_POLL = 1.0
-SEP = "__"
-URI_PREFIX = "agw://"
 LIST_TIMEOUT = 5.0  # seconds one server may take to list its resources or prompts
 
 T = TypeVar("T")
-
-
-def direct_name(server: str, tool: str) -> str:
-    """``server__tool``; hashed when longer than 64 characters or when ambiguous.
-
-    The plain form is kept only when it reads back one way: the server holds
-    no ``__`` and the tool does not start with ``_`` (else ``a_`` + ``x`` and
-    ``a`` + ``_x`` would both be ``a___x``). Other names keep a readable
-    prefix and end in a hash of the (server, tool) pair.
-    """
-    name = f"{server}{SEP}{tool}"
-    if len(name) <= MAX_NAME and tool and not tool.startswith("_") and SEP not in server:
-        return name
-    digest = hashlib.sha256(f"{server}\0{tool}".encode()).hexdigest()[:10]
-    return f"{name[: MAX_NAME - len(digest) - 1]}_{digest}"
-
-
-def direct_uri(server: str, uri: str) -> str:
-    """``agw://{server}/{uri}``: a downstream URI or URI template, kept verbatim."""
-    return f"{URI_PREFIX}{server}/{uri}"
-
-
-def split_direct_uri(uri: str) -> tuple[str, str] | None:
-    """The (server, downstream uri) a URI made by :func:`direct_uri` stands for, else None."""
-    if not uri.startswith(URI_PREFIX):
-        return None
-    server, slash, rest = uri[len(URI_PREFIX) :].partition("/")
-    if not server or not slash:
-        return None
-    return server, rest
-
-
-class DirectTool(Tool):
-    """A downstream tool as listed to the front; calls go through the middleware."""
-
-    async def run(self, arguments: dict[str, Any], context: Any = None) -> ToolResult:
-        raise ToolError("Direct tools are routed by the gateway.")  # never reached
-
-
-def to_front_tool(name: str, tool: mcp_types.Tool) -> Tool:
-    return DirectTool(
-        name=name,
-        title=tool.title,
-        description=tool.description,
-        parameters=tool.input_schema,
-        output_schema=tool.output_schema,
-        annotations=tool.annotations,
-        meta=tool.meta,
-    )
-
-
-class DirectResource(Resource):
-    """A downstream resource as listed to the front: its own fields, namespaced name and URI."""
-
-    _wire: mcp_types.Resource = PrivateAttr()
-
-    @classmethod
-    def of(cls, server: str, resource: mcp_types.Resource) -> DirectResource:
-        wire = resource.model_copy(
-            update={
-                "name": direct_name(server, resource.name),
-                "uri": direct_uri(server, resource.uri),
-            }
-        )
-        # No validation: the URI stays the exact string (pydantic's AnyUrl re-spells some).
-        item = cls.model_construct(name=wire.name, uri=wire.uri, description=wire.description)
-        item._wire = wire
-        return item
-
-    def to_mcp_resource(self, **overrides: Any) -> mcp_types.Resource:
-        return self._wire
-
-
-class DirectResourceTemplate(ResourceTemplate):
-    """A downstream resource template as listed to the front, namespaced like a resource."""
-
-    _wire: mcp_types.ResourceTemplate = PrivateAttr()
-
-    @classmethod
-    def of(cls, server: str, template: mcp_types.ResourceTemplate) -> DirectResourceTemplate:
-        wire = template.model_copy(
-            update={
-                "name": direct_name(server, template.name),
-                "uri_template": direct_uri(server, template.uri_template),
-            }
-        )
-        item = cls.model_construct(
-            name=wire.name,
-            uri_template=wire.uri_template,
-            description=wire.description,
-            parameters={},  # read by fastmcp's $ref middleware; the downstream's are unknown
-        )
-        item._wire = wire
-        return item
-
-    def to_mcp_template(self, **overrides: Any) -> mcp_types.ResourceTemplate:
-        return self._wire
-
-
-class DirectPrompt(Prompt):
-    """A downstream prompt as listed to the front: its own fields, a direct name."""
-
-    _wire: mcp_types.Prompt = PrivateAttr()
-
-    @classmethod
-    def of(cls, name: str, prompt: mcp_types.Prompt) -> DirectPrompt:
-        wire = prompt.model_copy(update={"name": name})
-        item = cls.model_construct(name=name, description=wire.description)
-        item._wire = wire
-        return item
-
-    def to_mcp_prompt(self, **overrides: Any) -> mcp_types.Prompt:
-        return self._wire
-
-
-class PassthroughResourceResult(ResourceResult):
-    """A downstream read result, sent as it came (``contents`` here is left empty)."""
-
-    _wire: mcp_types.ReadResourceResult = PrivateAttr()
-
-    @classmethod
-    def of(cls, server: str, result: mcp_types.ReadResourceResult) -> PassthroughResourceResult:
-        contents = [
-            c.model_copy(update={"uri": direct_uri(server, c.uri)}) for c in result.contents
-        ]
-        # Built afresh, not copied: the downstream's cache hints (ttlMs, cacheScope) do not
-        # know the caller's policy, so they are not passed on (a policy edit must be seen).
-        wire = mcp_types.ReadResourceResult.model_construct(
-            contents=contents, meta=_result_meta(result.meta)
-        )
-        item = cls.model_construct(contents=[], meta=wire.meta)
-        item._wire = wire
-        return item
-
-    def to_mcp_result(self, uri: Any) -> mcp_types.ReadResourceResult:
-        return self._wire
-
-
-class PassthroughPromptResult(PromptResult):
-    """A downstream prompts/get result, sent as it came (``messages`` here is left empty)."""
-
-    _wire: mcp_types.GetPromptResult = PrivateAttr()
-
-    @classmethod
-    def of(cls, result: mcp_types.GetPromptResult) -> PassthroughPromptResult:
-        wire = result.model_copy(update={"meta": _result_meta(result.meta)})
-        item = cls.model_construct(messages=[], description=wire.description, meta=wire.meta)
-        item._wire = wire
-        return item
-
-    def to_mcp_prompt_result(self) -> mcp_types.GetPromptResult:
-        return self._wire
-
-
-def _result_meta(meta: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A result's ``_meta`` without the keys that describe the downstream connection."""
-    if not meta or _CONNECTION_META.isdisjoint(meta):
-        return meta
-    return {k: v for k, v in meta.items() if k not in _CONNECTION_META} or None
 
 
 class DirectTools(Middleware):
