@@ -395,3 +395,23 @@ def test_summary_cuts_at_160_chars(description: str) -> None:
     assert len(result) <= SUMMARY_MAX == 160
     assert result.endswith("…")
     assert description.replace(" ", "").startswith(result[:-1].replace(" ", ""))
+
+
+def test_a_long_description_is_read_up_to_its_first_200_words() -> None:
+    early = C("s", "early", "Parses parquet files. " + "More words here. " * 60)
+    late = C("s", "late", "Handles files. " + "More words here. " * 80 + "Also parquet.")
+    assert [c.name for c in rank("parquet", [early, late, *FILLER])] == ["early"]
+
+
+@pytest.mark.anyio
+async def test_the_gateway_refuses_a_long_query_before_asking_any_server() -> None:
+    from agent_gateway.front.gateway import Gateway
+
+    class Untouchable:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the gateway used {name} before checking the query")
+
+    started = time.perf_counter()
+    with pytest.raises(QueryTooLongError, match=r"Query is 2,000,000 characters"):
+        await Gateway.list_tools(Untouchable(), None, "x" * 2_000_000, 50, None)  # type: ignore[arg-type]
+    assert time.perf_counter() - started < 0.05

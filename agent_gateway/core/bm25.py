@@ -73,6 +73,7 @@ PARTIAL_WEIGHT = 0.4  # a word that starts, or contains, the query word
 PARTIAL_MIN = 4  # shortest query stem that looks for the words it is part of
 MAX_TERMS = 64  # distinct words of a query past these add little and cost time: unused
 
+DESCRIPTION_MAX_WORDS = 200  # past these, usage notes: no better ranking, more cost
 K1 = 1.2
 EXACT_NAME_BONUS = 1.5  # the query is the tool's name, word for word
 # field: (weight, length normalisation b)
@@ -246,8 +247,12 @@ def document(name: str, server: str, description: str) -> Document:
     Stop words stay in the tool's fields, so a query of stop words alone ("get")
     still finds the tools that have them; other queries leave them out.
     """
+    described = split_words(description)[:DESCRIPTION_MAX_WORDS]
     return Document(
-        _all_stems(name), _all_stems(server), _all_stems(description), tuple(terms(name))
+        _all_stems(name),
+        _all_stems(server),
+        tuple(stem(w) for w in described),
+        tuple(terms(name)),
     )
 
 
