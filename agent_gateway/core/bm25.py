@@ -1,17 +1,20 @@
 """A lexical ranker: BM25F over tool-name words, server name and description.
 
-Text is split into words (snake_case, kebab-case and camelCase too), lower-cased,
-stripped of English stop words and reduced to Snowball stems, so "files", "filed"
-and "file" meet. Each tool is one document with three fields, weighted: a word of
-the tool's name counts most, then the server's name, then the description. Per
-field, a word's count is normalised by the field's length (BM25F), then saturated
-and weighted by its rarity over the whole tool list (IDF).
+Text is split into words (snake_case, kebab-case and camelCase too), lower-cased
+and reduced to Snowball (English) stems, so "files", "filed" and "file" meet; a
+query's English stop words are left out, unless it has no other word. Each tool
+is one document with three fields, weighted: a word of the tool's name counts
+most, then the server's name, then the description (its first 200 words). Per
+field, a word's count is normalised by the field's length (BM25F), then
+saturated and weighted by its rarity over the whole tool list (IDF). The score
+is multiplied by the share of the query's words the tool matches, so every word
+counts, and raised when the query is the tool's name word for word.
 
-A query word that is no word of any tool still finds tools through the words it
-starts (``calc`` finds ``calculate``) or that it is a part of (``think`` finds
-``sequentialthinking``), and through a few groups of words that tools use for
-one another ("folder" and "directory", "remove" and "delete"); these count
-less than the word itself.
+A query word also finds the longer words it is part of (``calc`` finds
+``calculate``, ``think`` finds ``sequentialthinking``) and, through a few groups
+of words that tools use for one another, its near synonyms ("folder" and
+"directory", "remove" and "delete"); these count less than the word itself.
+A query's first 64 distinct words are used.
 
 An :class:`Index` holds everything that depends only on the tool list, so a
 search is a few dictionary look-ups per query word. :func:`index_for` keeps the
@@ -69,7 +72,7 @@ RELATED = (
     "text string",
 )
 RELATED_WEIGHT = 0.5
-PARTIAL_WEIGHT = 0.4  # a word that starts, or contains, the query word
+PARTIAL_WEIGHT = 0.4  # a longer word that contains the query word
 PARTIAL_MIN = 4  # shortest query stem that looks for the words it is part of
 MAX_TERMS = 64  # distinct words of a query past these add little and cost time: unused
 
