@@ -48,6 +48,7 @@ test: install-test lint typecheck pytest
 
 bench: install-test
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/search_eval.py
 
 clean:
 	rm -rf $(VENV) tests/npm/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,10 +1,25 @@
-"""Table-driven tests of the pure search ranking and summaries (agent_gateway.core.search)."""
+"""Table-driven tests of the pure search ranking (BM25F, stemming) and summaries.
+
+agent_gateway.core.search and agent_gateway.core.bm25.
+"""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from agent_gateway.core.search import SUMMARY_MAX, Candidate, rank, score, summary, words
+from agent_gateway.core.errors import GatewayError, QueryTooLongError
+from agent_gateway.core.search import (
+    QUERY_MAX,
+    SUMMARY_MAX,
+    Candidate,
+    check_query,
+    rank,
+    scores,
+    summary,
+    words,
+)
 
 C = Candidate
 
@@ -44,6 +59,20 @@ CATALOGUE = [
     ),
     C("memory", "create_entities", "Create multiple new entities in the knowledge graph"),
     C("brave-search", "brave_web_search", "Performs a web search using the Brave Search API"),
+    C("everything", "echo", "Echoes back the input string"),
+    C("everything", "get-sum", "Returns the sum of two numbers"),
+    C(
+        "memory",
+        "add_observations",
+        "Add new observations to existing entities in the knowledge graph",
+    ),
+    C(
+        "sequential-thinking",
+        "sequentialthinking",
+        "A detailed tool for dynamic and reflective problem-solving through thoughts. "
+        "Parameters: thought, nextThoughtNeeded, thoughtNumber, totalThoughts.",
+    ),
+    C("calculator", "calculate", "Calculates/evaluates the given expression."),
 ]
 
 
@@ -76,18 +105,26 @@ def test_words_split_snake_kebab_and_camel_case(text: str, expected: list[str]) 
     assert words(text) == expected
 
 
-@pytest.mark.parametrize(
-    ("plural", "singular"),
-    [("issues", "issue"), ("files", "file"), ("channels", "channel"), ("messages", "message")],
-)
-def test_plural_and_singular_words_match_each_other(plural: str, singular: str) -> None:
-    item = C("s", f"list_{plural}", "")
-    assert score(singular, item) > 0
-    assert score(plural, C("s", f"get_{singular}", "")) > 0
-
-
 def test_words_are_lower_case() -> None:
     assert all(w == w.lower() for w in words("ListAllOpenPullRequests XML_HTTP-Request"))
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("issue", "list_issues"),
+        ("issues", "get_issue"),
+        ("file", "list_files"),
+        ("channels", "get_channel"),
+        ("running", "run_process"),
+        ("directories", "create_directory"),
+        ("repository", "list_repositories"),
+        ("searching", "search_code"),
+    ],
+)
+def test_words_of_one_stem_find_each_other(query: str, name: str) -> None:
+    tool = C("s", name, "")
+    assert scores(query, [tool, C("t", "other", "Something else.")])[0] > 0
 
 
 # ----- ranking --------------------------------------------------------------------------------
@@ -99,16 +136,17 @@ def test_words_are_lower_case() -> None:
         ("create issue", ("github", "create_issue")),
         ("open a new github issue", ("github", "create_issue")),
         ("list issues", ("github", "list_issues")),
-        ("issues", ("github", "list_issues")),
         ("pull request", ("github", "create_pull_request")),
         ("search repositories", ("github", "search_repositories")),
         ("read file", ("filesystem", "read_file")),
         ("read a file", ("filesystem", "read_file")),
         ("write a file", ("filesystem", "write_file")),
+        ("save text to a new file", ("filesystem", "write_file")),
         ("list directory", ("filesystem", "list_directory")),
+        ("what is in this folder", ("filesystem", "list_directory")),
         ("search files", ("filesystem", "search_files")),
         ("current time", ("time", "get_current_time")),
-        ("what time is it", ("time", "get_current_time")),
+        ("what time is it now", ("time", "get_current_time")),
         ("convert timezone", ("time", "convert_time")),
         ("sql query", ("postgres", "query")),
         ("run sql", ("postgres", "query")),
@@ -119,7 +157,9 @@ def test_words_are_lower_case() -> None:
         ("fetch url", ("fetch", "fetch")),
         ("web search", ("brave-search", "brave_web_search")),
         ("search the web", ("brave-search", "brave_web_search")),
-        ("knowledge graph", ("memory", "create_entities")),
+        ("add two numbers", ("everything", "get-sum")),
+        ("calc", ("calculator", "calculate")),
+        ("think step by step", ("sequential-thinking", "sequentialthinking")),
         # Names typed the way code spells them.
         ("createIssue", ("github", "create_issue")),
         ("create-issue", ("github", "create_issue")),
@@ -132,6 +172,20 @@ def test_the_obvious_tool_ranks_first(query: str, expected: tuple[str, str]) -> 
     assert first(query) == expected, [(c.server, c.name) for c in rank(query, CATALOGUE)[:3]]
 
 
+def test_a_plural_finds_the_tools_of_its_singular_first() -> None:
+    ranked = rank("issues", CATALOGUE)
+    assert {c.name for c in ranked[:3]} == {"create_issue", "list_issues", "get_issue"}
+
+
+@pytest.mark.parametrize(
+    "query", ["remember a fact", "knowledge graph", "memorize that Bob likes tea"]
+)
+def test_remembering_queries_find_the_memory_server(query: str) -> None:
+    found = first(query)
+    assert found is not None
+    assert found[0] == "memory"
+
+
 @pytest.mark.parametrize(
     "query", ["create issue", "current time", "post message", "read file", "sql query"]
 )
@@ -142,7 +196,7 @@ def test_the_ranking_does_not_depend_on_catalogue_order(query: str) -> None:
 @pytest.mark.parametrize("query", ["xyzzy", "kubernetes pods", "zzz qqq", "", "   ", "!!! ???"])
 def test_no_match_gives_an_empty_list(query: str) -> None:
     assert rank(query, CATALOGUE) == []
-    assert all(score(query, c) == 0 for c in CATALOGUE)
+    assert all(s == 0 for s in scores(query, CATALOGUE))
 
 
 @pytest.mark.parametrize("query", ["apple", "tokyo weather", "install package"])
@@ -150,13 +204,19 @@ def test_a_short_word_in_a_tool_is_not_a_prefix_of_every_query_word(query: str) 
     assert rank(query, CATALOGUE) == []
 
 
+def test_no_tools_give_no_results() -> None:
+    assert rank("read file", []) == []
+    assert scores("read file", []) == []
+
+
 def test_every_ranked_item_matches_and_unmatched_ones_are_left_out() -> None:
     ranked = rank("slack message", CATALOGUE)
+    by_item = dict(zip(CATALOGUE, scores("slack message", CATALOGUE), strict=True))
     assert ranked
-    assert all(score("slack message", c) > 0 for c in ranked)
+    assert all(by_item[c] > 0 for c in ranked)
     assert C("time", "convert_time", "Convert time between timezones") not in ranked
-    scores = [score("slack message", c) for c in ranked]
-    assert scores == sorted(scores, reverse=True)
+    ranked_scores = [by_item[c] for c in ranked]
+    assert ranked_scores == sorted(ranked_scores, reverse=True)
 
 
 def test_the_server_name_counts() -> None:
@@ -165,23 +225,35 @@ def test_the_server_name_counts() -> None:
     assert {c.name for c in ranked[:3]} == {"post_message", "list_channels", "reply_to_thread"}
 
 
-def test_a_name_match_beats_a_description_match() -> None:
-    by_name = C("a", "query", "Does things.")
-    by_description = C("b", "run", "Run a query.")
-    assert score("query", by_name) > score("query", by_description) > 0
-    assert rank("query", [by_description, by_name]) == [by_name, by_description]
+FILLER = [C("f", f"tool_{i}", f"Handles widget number {i}.") for i in range(5)]
 
 
-def test_an_exact_word_beats_a_prefix() -> None:
-    exact = C("s", "list_files", "")
-    prefix = C("s", "list_filesystems", "")
-    assert score("files", exact) > score("files", prefix) > 0
-
-
-def test_matching_more_query_words_ranks_higher() -> None:
-    both = C("s", "create_issue", "")
-    one = C("s", "create_entities", "")
-    assert score("create issue", both) > score("create issue", one) > 0
+@pytest.mark.parametrize(
+    ("query", "better", "worse"),
+    [
+        # A word of the name beats the same word in the description.
+        ("query", C("a", "query", "Does things."), C("b", "run", "Run a query.")),
+        # The word itself beats a longer word that starts with it.
+        ("files", C("s", "list_files", ""), C("s", "list_filesystems", "")),
+        # Every query word counts: the tool that has more of them ranks higher.
+        ("create issue", C("s", "create_issue", ""), C("s", "create_entities", "")),
+        # A word of the query beats a word related to it.
+        ("delete a file", C("s", "delete_file", ""), C("s", "remove_file", "")),
+        # A rare word weighs more than a common one.
+        ("widget parquet", C("s", "parquet_reader", ""), C("s", "widget_tool", "")),
+        # A word of a short description weighs more than one lost in a long description.
+        (
+            "image",
+            C("s", "tool_a", "Returns an image."),
+            C("s", "tool_b", "Returns data. " + "It has many other words in it. " * 8 + "image"),
+        ),
+    ],
+)
+def test_the_better_match_ranks_higher(query: str, better: Candidate, worse: Candidate) -> None:
+    items = [worse, better, *FILLER]
+    found = scores(query, items)
+    assert found[1] > found[0] > 0, found
+    assert rank(query, items)[:2] == [better, worse]
 
 
 @pytest.mark.parametrize(
@@ -194,7 +266,7 @@ def test_matching_more_query_words_ranks_higher() -> None:
 )
 def test_ties_keep_the_input_order(items: list[Candidate]) -> None:
     query = "time" if "time" in items[0].description else "same"
-    assert len({score(query, c) for c in items}) == 1
+    assert len(set(scores(query, items))) == 1
     assert rank(query, items) == items
 
 
@@ -203,6 +275,13 @@ def test_rank_returns_a_new_list_and_leaves_the_input_alone() -> None:
     ranked = rank("file", items)
     assert items == CATALOGUE
     assert ranked is not items
+
+
+def test_a_changed_tool_list_is_ranked_by_its_own_words() -> None:
+    before = [C("a", "alpha", "Reads mail."), C("b", "beta", "Sends mail.")]
+    after = [C("a", "alpha", "Reads mail."), C("b", "beta", "Reads mail twice.")]
+    assert rank("send mail", before)[0].name == "beta"
+    assert rank("send mail", after)[0].name == "alpha"
 
 
 # ----- stop words -----------------------------------------------------------------------------
@@ -216,22 +295,61 @@ def test_rank_returns_a_new_list_and_leaves_the_input_alone() -> None:
         ("what is the time in tokyo", "time tokyo"),
         ("post a message to a channel", "post message channel"),
         ("get an issue from my repository", "issue repository"),
+        ("list this directory", "list directory"),
+        ("how do I search the web", "search web"),
     ],
 )
 def test_stop_words_do_not_change_scores(noisy: str, plain: str) -> None:
-    for item in CATALOGUE:
-        assert score(noisy, item) == score(plain, item), item
-
-
-def test_the_stop_word_this_is_dropped_too() -> None:
-    for item in CATALOGUE:
-        assert score("list this directory", item) == score("list directory", item), item
+    assert scores(noisy, CATALOGUE) == scores(plain, CATALOGUE)
 
 
 def test_a_query_of_only_stop_words_still_searches() -> None:
     # Nothing left after dropping stop words: the words themselves are used.
-    assert score("the", C("s", "tool", "Read the file.")) > 0
-    assert score("the", C("s", "tool", "Read a file.")) == 0
+    items = [C("s", "tool", "Read the file."), C("t", "other", "Read a file.")]
+    assert scores("the", items)[0] > 0
+    assert scores("the", items)[1] == 0
+
+
+def test_a_repeated_query_word_counts_once() -> None:
+    assert scores("file file file", CATALOGUE) == scores("file", CATALOGUE)
+
+
+# ----- bounds ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [QUERY_MAX + 1, 10_000, 2_000_000])
+def test_a_query_over_1000_characters_is_refused_quickly(length: int) -> None:
+    query = "read file " * (length // 10 + 1)
+    query = query[:length]
+    started = time.perf_counter()
+    with pytest.raises(QueryTooLongError) as caught:
+        rank(query, CATALOGUE)
+    assert time.perf_counter() - started < 0.05
+    assert isinstance(caught.value, GatewayError)
+    assert str(caught.value) == (f"Query is {length:,} characters; the limit is 1,000. Shorten it.")
+
+
+def test_a_query_of_1000_characters_is_searched() -> None:
+    query = ("read file " * 100)[:QUERY_MAX]
+    check_query(query)
+    assert first(query) == ("filesystem", "read_file")
+
+
+def test_ranking_500_tools_takes_well_under_50_ms() -> None:
+    tools = [
+        C(f"server{i % 50}", f"tool_{i}_{w}", f"Does {w} things with item {i}, then reports.")
+        for i, w in enumerate(["read", "write", "list", "search", "delete"] * 100)
+    ]
+    rank("warm up", tools)  # the index is built once per tool list
+    queries = ["read the items", "search things", "delete item 42", "report on it", "xyzzy"]
+    started = time.perf_counter()
+    for q in queries:
+        rank(q, tools)
+    assert (time.perf_counter() - started) / len(queries) < 0.05
+    long = " ".join(f"word{i}x" for i in range(200))[:QUERY_MAX]
+    started = time.perf_counter()
+    rank(long, tools)
+    assert time.perf_counter() - started < 0.25
 
 
 # ----- summary --------------------------------------------------------------------------------
@@ -277,3 +395,23 @@ def test_summary_cuts_at_160_chars(description: str) -> None:
     assert len(result) <= SUMMARY_MAX == 160
     assert result.endswith("…")
     assert description.replace(" ", "").startswith(result[:-1].replace(" ", ""))
+
+
+def test_a_long_description_is_read_up_to_its_first_200_words() -> None:
+    early = C("s", "early", "Parses parquet files. " + "More words here. " * 60)
+    late = C("s", "late", "Handles files. " + "More words here. " * 80 + "Also parquet.")
+    assert [c.name for c in rank("parquet", [early, late, *FILLER])] == ["early"]
+
+
+@pytest.mark.anyio
+async def test_the_gateway_refuses_a_long_query_before_asking_any_server() -> None:
+    from agent_gateway.front.gateway import Gateway
+
+    class Untouchable:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the gateway used {name} before checking the query")
+
+    started = time.perf_counter()
+    with pytest.raises(QueryTooLongError, match=r"Query is 2,000,000 characters"):
+        await Gateway.list_tools(Untouchable(), None, "x" * 2_000_000, 50, None)  # type: ignore[arg-type]
+    assert time.perf_counter() - started < 0.05

@@ -6,6 +6,7 @@
     ├── ConfigError            .mcp.json cannot be used (syntax, schema, path)
     ├── PolicyError            a file in policies/ cannot be used
     ├── IdentityError          a caller's identity is refused (spoofed agent_id, bad token)
+    ├── QueryTooLongError      a search query over the length the gateway searches
     ├── NotFoundError          a server or tool the caller cannot see; the text depends
     │   ├── UnknownServerError   only on the name given, so a denied thing looks
     │   └── UnknownToolError     exactly like a missing one
@@ -95,3 +96,12 @@ class BackendTimeoutError(BackendError):
 
 class BackendUnavailableError(BackendError):
     pass
+
+
+class QueryTooLongError(GatewayError):
+    """A search query is longer than the gateway searches."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(f"Query is {length:,} characters; the limit is {limit:,}. Shorten it.")

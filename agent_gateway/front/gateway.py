@@ -29,7 +29,7 @@ from agent_gateway.audit import AuditLog
 from agent_gateway.core.errors import UnknownServerError, UnknownToolError
 from agent_gateway.core.identity import Caller, agent_for_bearer, resolve
 from agent_gateway.core.policy import PolicySet
-from agent_gateway.core.search import Candidate, rank, summary
+from agent_gateway.core.search import Candidate, check_query, rank, summary
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
 
@@ -185,6 +185,8 @@ class Gateway:
     async def list_tools(
         self, server: str | None, query: str | None, limit: int, agent_id: str | None
     ) -> dict[str, Any]:
+        if query:
+            check_query(query)  # before any server is asked for its tools
         caller = self.caller(agent_id)
         names = [self.backend(caller, server).name] if server else self.visible(caller)
         found, failed = await self.manager.tools_of(names)
