@@ -553,3 +553,92 @@ def test_policies_path_is_flag_then_env_then_default(
     flag: str | None, environ: dict[str, str], expected: tuple[str, bool]
 ) -> None:
     assert default_policies_path(flag, environ) == expected
+
+
+# ------------------------------------------------------------- glob cost, long names
+
+HUGE = "x" * 500_000
+
+
+def test_glob_matching_a_huge_name_is_bounded_in_time() -> None:
+    import time
+
+    started = time.perf_counter()
+    for glob in ("*delete*all*", "*a*b*c*d*", "*?*?*?*z"):
+        assert glob_match(glob, HUGE) is False
+        assert glob_match(glob, "delete_" + HUGE[:200] + "all") is (glob == "*delete*all*")
+    assert time.perf_counter() - started < 0.5
+
+
+# (id, glob, name, expected)
+LONG_NAME_CASES = [
+    ("256-chars-still-match", "*", "a" * 256, True),
+    ("257-chars-match-nothing", "*", "a" * 257, False),
+    ("257-chars-literal-matches-nothing", "a" * 257, "a" * 257, False),
+    ("huge-name-matches-no-star", "*", HUGE, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("glob", "name", "expected"),
+    [c[1:] for c in LONG_NAME_CASES],
+    ids=[c[0] for c in LONG_NAME_CASES],
+)
+def test_names_over_256_characters_match_nothing(glob: str, name: str, expected: bool) -> None:
+    assert glob_match(glob, name) is expected
+
+
+def test_a_tool_or_server_name_over_256_characters_is_never_allowed() -> None:
+    # No allow.tools key for "pub": every tool would pass, and deny.tools could not
+    # match a name too long to match; the length cap must deny, not allow.
+    p = policy(allow={"servers": ["*"]}, deny={"tools": {"*": ["delete_*"]}})
+    long_tool = "delete_" + "x" * 300
+    assert tool_allowed(p, "pub", "delete_x") is False
+    assert tool_allowed(p, "pub", long_tool) is False
+    assert server_visible(p, "s" * 257) is False
+    assert tool_allowed(p, "s" * 257, "echo") is False
+    assert "256" in PolicySet.from_dicts({"a": p}).explain("a", "pub", long_tool).rule
+
+
+@FAST
+@given(p=policies, server=names, tool=names, pad=st.integers(257, 400))
+def test_a_name_over_the_cap_is_never_visible_nor_allowed(
+    p: Policy, server: str, tool: str, pad: int
+) -> None:
+    long = (server + "a" * pad)[:pad]
+    assert not server_visible(p, long)
+    assert not tool_allowed(p, long, tool)
+    assert not tool_allowed(p, server, long)
+
+
+@FAST
+@given(glob=st.text(ALPHABET + "*?", max_size=6), name=st.text(ALPHABET, max_size=8))
+def test_glob_agrees_with_fnmatchcase_on_star_heavy_globs(glob: str, name: str) -> None:
+    assert glob_match(glob, name) is fnmatch.fnmatchcase(name, glob)
+
+
+# ------------------------------------------------------------- JSON duplicate keys
+
+DUPLICATE_JSON_CASES = [
+    ("top-level", '{"allow": {"servers": ["*"]}, "allow": {"servers": []}}', "'allow'"),
+    (
+        "deny-dropped",
+        '{"allow": {"servers": ["*"]}, "deny": {"servers": ["x"]}, "deny": {}}',
+        "'deny'",
+    ),
+    ("nested", '{"allow": {"servers": ["*"], "servers": []}}', "'servers'"),
+    ("tool-glob-key", '{"deny": {"tools": {"*": ["a"], "*": []}}}', "'*'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"), [c[1:] for c in DUPLICATE_JSON_CASES], ids=[c[0] for c in DUPLICATE_JSON_CASES]
+)
+def test_a_duplicated_json_key_is_an_error_naming_the_key_and_file(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    path = write(tmp_path, "bob.json", text)
+    with pytest.raises(PolicyError) as err:
+        PolicySet.from_dir(str(tmp_path), explicit=True)
+    message = str(err.value)
+    assert str(path) in message and key in message and "twice" in message

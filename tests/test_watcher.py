@@ -215,6 +215,28 @@ def test_invalid_toml_in_a_policy_names_line_and_column(tmp_path: Path) -> None:
     assert LINE_COLUMN.search(record.errors[0]), record.errors
 
 
+def test_a_json_policy_with_a_duplicated_key_keeps_the_previous_policies(tmp_path: Path) -> None:
+    s = make(tmp_path, servers("public", "secret"), {"default": ALLOW_ALL})
+    (s.policies_dir / "bob.json").write_text(
+        '{"allow": {"servers": ["*"]}, "deny": {"servers": ["secret"]}}'
+    )
+    assert s.reloader.reload_policies() is not None
+    before = s.gateway.policies
+    assert before.visible_servers("bob", s.names()) == ["public"]
+    # The second "deny" would silently drop the first: bob would see "secret".
+    (s.policies_dir / "bob.json").write_text(
+        '{"allow": {"servers": ["*"]}, "deny": {"servers": ["secret"]}, "deny": {}}'
+    )
+
+    record = s.reloader.reload_policies()
+
+    assert record is not None and record.ok is False
+    assert s.gateway.policies is before
+    assert s.gateway.policies.visible_servers("bob", s.names()) == ["public"]
+    assert "'deny' appears twice" in record.errors[0]
+    assert str(s.policies_dir / "bob.json") in record.errors[0]
+
+
 def test_valid_policy_change_swaps_atomically_and_lists_changed_agents(tmp_path: Path) -> None:
     s = make(tmp_path, servers("public", "secret"), {"default": ALLOW_ALL, "alice": ALLOW_ALL})
     old_backends = dict(s.gateway.manager.backends)

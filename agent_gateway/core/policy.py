@@ -3,7 +3,7 @@
 One file per agent, ``policies/NAME.toml`` (or ``NAME.json``, same schema);
 ``default.toml`` is the policy for callers with no identity. The rules:
 
-- Globs: ``*`` is any run of characters (also none), ``?`` exactly one, all
+- Globs (core/globs.py, linear-time): ``*`` is any run of characters, ``?`` exactly one, all
   else literal (``[``, ``.``); case-sensitive; the whole name must match.
 - Server S is visible iff some ``allow.servers`` glob matches S and no
   ``deny.servers`` glob does.
@@ -21,7 +21,6 @@ Unknown keys are errors: a typo must never silently change access.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -37,6 +36,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from agent_gateway.core.errors import PolicyError
+from agent_gateway.core.globs import MAX_NAME, glob_match
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _TOML_AT_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -115,25 +115,6 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-@functools.lru_cache(maxsize=4096)
-def _glob_re(glob: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    for ch in glob:
-        if ch == "*":
-            if not parts or parts[-1] != ".*":  # runs of * collapse: no backtracking blowup
-                parts.append(".*")
-        elif ch == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def glob_match(glob: str, name: str) -> bool:
-    """True if ``glob`` matches all of ``name`` (``*``, ``?``, all else literal)."""
-    return _glob_re(glob).fullmatch(name) is not None
-
-
 def _first(globs: Iterable[str], name: str) -> str | None:
     return next((g for g in globs if glob_match(g, name)), None)
 
@@ -148,6 +129,9 @@ class Decision:
 
 def _evaluate(policy: Policy, server: str, tool: str | None) -> Decision:
     """THE decision: visibility of ``server`` (tool None) or access to ``tool``."""
+    for kind, name in (("server", server), ("tool", tool or "")):
+        if len(name) > MAX_NAME:
+            return Decision(False, f"denied: the {kind} name is over {MAX_NAME} characters")
     denied = _first(policy.deny.servers, server)
     if denied is not None:
         return Decision(False, f"denied: deny.servers {denied!r} matches {server!r}")
@@ -342,14 +326,33 @@ def _read_policy_file(file: Path) -> Any:
         raise PolicyError(f"cannot read the file: {exc}.", path=name) from exc
     if file.suffix == ".json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_no_duplicates)
         except json.JSONDecodeError as exc:
             msg = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+            raise PolicyError(msg, path=name) from exc
+        except _DuplicateKey as exc:
+            msg = f"key {exc.key!r} appears twice in one object; keep one (a rule would be lost)."
             raise PolicyError(msg, path=name) from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(_toml_message(str(exc), text), path=name) from exc
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: a key twice in one object is an error, never last-one-wins."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def _toml_message(message: str, text: str) -> str:
