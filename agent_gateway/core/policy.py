@@ -292,6 +292,11 @@ class PolicySet:
             f"No policy for agent {agent!r}: create policies/{agent}.toml (see README, Policies)."
         )
 
+    @property
+    def token_agents(self) -> frozenset[str]:
+        """The agents whose policy lists ``tokens_sha256``: reachable only with a token."""
+        return frozenset(agent for agent, policy in self.agents.items() if policy.tokens_sha256)
+
     def agent_for_token(self, token: str) -> str | None:
         """The agent whose ``tokens_sha256`` lists this token's digest, else None."""
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
