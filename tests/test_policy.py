@@ -541,18 +541,75 @@ def test_token_from_a_policy_file_identifies_the_agent(tmp_path: Path) -> None:
 PATHS = [
     ("flag-wins", "from-flag", {"AGENT_GATEWAY_POLICIES": "from-env"}, ("from-flag", True)),
     ("env-next", None, {"AGENT_GATEWAY_POLICIES": "from-env"}, ("from-env", True)),
-    ("default-is-implicit", None, {}, ("policies", False)),
-    ("empty-env-is-unset", None, {"AGENT_GATEWAY_POLICIES": ""}, ("policies", False)),
+    ("default-is-next-to-the-config", None, {}, ("/ide/proj/policies", False)),
+    ("empty-env-is-unset", None, {"AGENT_GATEWAY_POLICIES": ""}, ("/ide/proj/policies", False)),
 ]
 
 
 @pytest.mark.parametrize(
     ("flag", "environ", "expected"), [c[1:] for c in PATHS], ids=[c[0] for c in PATHS]
 )
-def test_policies_path_is_flag_then_env_then_default(
+def test_policies_path_is_flag_then_env_then_the_folder_next_to_the_config(
     flag: str | None, environ: dict[str, str], expected: tuple[str, bool]
 ) -> None:
-    assert default_policies_path(flag, environ) == expected
+    assert default_policies_path(flag, environ, "/ide/proj/.mcp.json") == expected
+
+
+def test_the_default_policies_folder_never_depends_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    path, explicit = default_policies_path(None, {}, str(tmp_path / "proj" / ".mcp.json"))
+    assert (path, explicit) == (str(tmp_path / "proj" / "policies"), False)
+    monkeypatch.chdir(tmp_path)  # a relative config path: its folder, made absolute
+    assert default_policies_path(None, {}, "sub/.mcp.json")[0] == str(tmp_path / "sub" / "policies")
+
+
+# ------------------------------------------------------------- open mode
+
+# (id, folder exists, explicit, agent bound, expected: "open" | "closed" | "error")
+OPEN_MODE_CASES = [
+    ("nothing-given-no-folder", False, False, False, "open"),
+    ("agent-bound-no-folder", False, False, True, "closed"),
+    ("explicit-missing-folder", False, True, False, "error"),
+    ("explicit-missing-folder-and-agent", False, True, True, "error"),
+    ("folder-exists", True, False, False, "closed"),
+    ("folder-exists-and-agent", True, False, True, "closed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("exists", "explicit", "bound", "expected"),
+    [c[1:] for c in OPEN_MODE_CASES],
+    ids=[c[0] for c in OPEN_MODE_CASES],
+)
+def test_open_mode_only_without_folder_path_or_bound_agent(
+    tmp_path: Path, exists: bool, explicit: bool, bound: bool, expected: str
+) -> None:
+    folder = tmp_path / "policies"
+    if exists:
+        folder.mkdir()
+    if expected == "error":
+        with pytest.raises(PolicyError, match="not found"):
+            PolicySet.from_dir(str(folder), explicit=explicit, agent_bound=bound)
+        return
+    ps = PolicySet.from_dir(str(folder), explicit=explicit, agent_bound=bound)
+    assert ps.open_mode is (expected == "open")
+    assert ps.server_visible("alice", "anything") is (expected == "open")
+
+
+def test_a_bound_agent_without_a_policies_folder_sees_nothing_and_is_told_the_file(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "policies"
+    ps = PolicySet.from_dir(str(folder), explicit=False, agent_bound=True)
+    assert not ps.open_mode and ps.agents == {}
+    assert ps.visible_servers("alice", ["a", "b"]) == []
+    assert not ps.tool_allowed("alice", "a", "t")
+    hint = ps.hint_for("alice") or ""
+    assert str(folder / "alice.toml") in hint
+    assert "policies/alice.toml" in ps.explain("alice", "a").rule
 
 
 # ------------------------------------------------------------- glob cost, long names

@@ -10,8 +10,9 @@ from agent_gateway import __version__
 EPILOG = """\
 files:
   .mcp.json   servers: --config, else $AGENT_GATEWAY_CONFIG, else ./.mcp.json
-  policies/   per-agent access: --policies, else $AGENT_GATEWAY_POLICIES, else ./policies
-              (no policies folder and none given: open mode, everything visible)
+  policies/   per-agent access: --policies, else $AGENT_GATEWAY_POLICIES, else the
+              policies/ folder next to the config (never the working directory).
+              Open mode (everything visible) only with no folder, none given, no --agent.
 
 examples:
   agent-gateway serve                               # stdio, for an IDE's mcp.json
@@ -88,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         "tools",
         help="start every server and list its tools",
         description="Connect to every enabled server directly and list "
-        "its tools (for debugging; no policies apply).",
+        "its tools (for debugging; with --agent, only what its policy allows).",
     )
     _add_files(tools)
+    tools.add_argument("--agent", help="list only what this agent's policy allows")
     tools.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     call = sub.add_parser(
@@ -99,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Call SERVER's TOOL directly and print the raw result.",
     )
     _add_files(call)
+    call.add_argument("--agent", help="apply this agent's policy (denied looks missing)")
     call.add_argument("server")
     call.add_argument("tool")
     call.add_argument("--args", default="{}", metavar="JSON", help="arguments as a JSON object")
