@@ -175,6 +175,24 @@ def test_the_repo_policies_folder_loads_and_means_what_it_says() -> None:
         assert policies.agents[name].tokens_sha256 == ()
 
 
+@pytest.mark.parametrize("name", ["backend-agent", "reviewer"])
+def test_the_example_token_line_uncommented_in_place_gives_the_agent_a_token(
+    tmp_path: Path, name: str
+) -> None:
+    source = (REPO / "policies" / f"{name}.toml").read_text()
+    lines = source.splitlines()
+    token_line = next(i for i, line in enumerate(lines) if line.startswith("# tokens_sha256"))
+    first_table = next(i for i, line in enumerate(lines) if line.startswith("["))
+    assert token_line < first_table, "tokens_sha256 must sit above the first [table]"
+    digest = "ab" * 32
+    lines[token_line] = f'tokens_sha256 = ["{digest}"]'
+    (tmp_path / f"{name}.toml").write_text("\n".join(lines) + "\n")
+    policies = PolicySet.from_dir(str(tmp_path), explicit=True)
+    assert policies.agents[name].tokens_sha256 == (digest,)
+    assert "tokens_sha256" not in (policies.agents[name].deny.tools or {})
+    assert policies.token_agents == {name}
+
+
 def test_the_example_config_servers_are_all_allowed_by_default() -> None:
     import json
 

@@ -357,6 +357,7 @@ def test_token_prints_a_token_and_its_sha256_line(capsys: pytest.CaptureFixture[
     assert match, out
     assert match.group(1) == hashlib.sha256(token.encode()).hexdigest()
     assert "policies/backend.toml" in out
+    assert "above the first [table]" in out  # below one, TOML reads it as part of that table
 
     # A fresh token every time.
     _, again, _ = run(capsys, "token", "backend")

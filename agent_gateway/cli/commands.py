@@ -343,7 +343,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(32)
     digest = hashlib.sha256(token.encode()).hexdigest()
     out(f"token: {token}")
-    out(f"Paste into policies/{args.name}.toml (top level):")
+    out(f"Paste into policies/{args.name}.toml at the top, above the first [table]:")
     out(f'tokens_sha256 = ["{digest}"]')
     err("The token is shown once; the gateway stores only its SHA-256.")
     return 0
