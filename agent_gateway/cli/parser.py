@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:  # only a type: not subscriptable at runtime
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 from agent_gateway import __version__
 
@@ -75,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
 
+    _add_check(sub)
+    _add_debug_commands(sub)
+    _add_file_commands(sub)
+    return parser
+
+
+def _add_check(sub: Subparsers) -> None:
     check = sub.add_parser(
         "check",
         help="validate the config and policies, list servers",
@@ -85,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--server")
     check.add_argument("--tool")
 
+
+def _add_debug_commands(sub: Subparsers) -> None:
+    """``tools`` and ``call``: talk to the downstream servers directly."""
     tools = sub.add_parser(
         "tools",
         help="start every server and list its tools",
@@ -106,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("tool")
     call.add_argument("--args", default="{}", metavar="JSON", help="arguments as a JSON object")
 
+
+def _add_file_commands(sub: Subparsers) -> None:
+    """``init`` and ``token``: write starter files, make a bearer token."""
     init = sub.add_parser(
         "init",
         help="write a starter .mcp.json and policies/default.toml",
@@ -128,4 +145,3 @@ def build_parser() -> argparse.ArgumentParser:
         "to paste into policies/NAME.toml.",
     )
     token.add_argument("name")
-    return parser
