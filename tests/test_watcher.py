@@ -289,6 +289,33 @@ def test_a_policies_folder_appearing_ends_open_mode(tmp_path: Path) -> None:
     assert s.status("nobody")["servers"] == []  # fail closed for an agent without a file
 
 
+def test_a_bound_agent_without_a_folder_sees_nothing_until_its_policy_appears(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, servers("public", "secret"))
+    pol = tmp_path / "policies"
+    absent = PolicySet.from_dir(str(pol), explicit=False, agent_bound=True)
+    gateway = Gateway(
+        ProxyManager(GatewayConfig.from_file(config)),
+        absent,
+        config_path=str(config),
+        launch_agent="alice",
+    )
+    reloader = Reloader(gateway, str(config), str(pol))
+    assert gateway.gateway_status(None)["open_mode"] is False
+    assert gateway.gateway_status(None)["servers"] == []
+
+    assert reloader.reload_policies() is None  # still no folder: no error, still nothing
+    assert gateway.policies is absent and list(gateway.reloads) == []
+
+    write_policies(tmp_path, {"alice": ALLOW_PUBLIC})
+    record = reloader.reload_policies()
+
+    assert record is not None and record.ok is True
+    assert gateway.policies.open_mode is False
+    assert [s["name"] for s in gateway.gateway_status(None)["servers"]] == ["public"]
+
+
 def test_open_mode_never_comes_back_once_it_ended(tmp_path: Path) -> None:
     s = make(tmp_path, servers("public", "secret"))
     write_policies(tmp_path, {"default": ALLOW_PUBLIC})
