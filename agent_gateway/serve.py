@@ -30,12 +30,7 @@ SHUTDOWN_GRACE = 5.0
 async def serve(
     args: argparse.Namespace, config: GatewayConfig, policies: PolicySet, policies_path: str
 ) -> int:
-    if policies.open_mode:
-        logger.warning(
-            "Open mode: no policies folder at %r, so every caller sees every server. "
-            "Create it (agent-gateway init) to restrict access.",
-            policies.path,
-        )
+    _log_access(policies, args.agent)
     manager = ProxyManager(config)
     audit = AuditLog(args.audit_log) if args.audit_log else None
     gateway = Gateway(
@@ -50,33 +45,77 @@ async def serve(
     gateway.background.append(reloader.run)
     server = build_server(gateway, args.expose)
 
-    kwargs: dict[str, Any] = {"show_banner": False}
-    if args.transport == "http":
-        if not is_loopback_bind(args.host):
-            logger.warning(
-                "Binding %s: the gateway is reachable from other machines. Give every agent a "
-                "bearer token (agent-gateway token NAME) and keep default.toml narrow.",
-                args.host,
-            )
-        guard = Middleware(
-            GuardMiddleware,
-            policies=lambda: gateway.policies,
-            allowed_hosts=args.allowed_host or (),
-        )
-        kwargs.update(
-            transport="http",
-            host=args.host,
-            port=args.port,
-            path="/mcp",
-            middleware=[guard],
-            uvicorn_config={"access_log": False},
-        )
-        logger.info("Serving MCP over HTTP at http://%s:%d/mcp", args.host, args.port)
-    else:
-        kwargs.update(transport="stdio")
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    _on_signals(loop, args, manager, reloader, stop)
+    if args.transport == "stdio":
+        server_task = asyncio.create_task(run_stdio(server))
+    else:
+        server_task = asyncio.create_task(server.run_async(**_http_options(args, gateway)))
+    stop_task = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_task.cancel()
+        await _shut_down(args, manager, server_task)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        if audit is not None:
+            audit.close()
+    if server_task.done() and not server_task.cancelled() and server_task.exception():
+        raise server_task.exception()  # type: ignore[misc]
+    logger.info("Gateway stopped.")
+    if stop.is_set() and args.transport == "stdio" and not server_task.done():
+        # A signal ended us while the threaded stdio front still blocks reading
+        # stdin; every downstream is already stopped, so leave without waiting for it.
+        _exit_now()
+    return 0
+
+
+def _log_access(policies: PolicySet, agent: str | None) -> None:
+    if policies.open_mode:
+        logger.warning(
+            "Open mode: no policies folder at %r, so every caller sees every server. "
+            "Create it (agent-gateway init) to restrict access.",
+            policies.path,
+        )
+    elif policies.absent and agent is not None:
+        logger.warning("Agent %r sees nothing. %s", agent, policies.hint_for(agent))
+
+
+def _http_options(args: argparse.Namespace, gateway: Gateway) -> dict[str, Any]:
+    """``run_async`` keyword arguments for the HTTP front, with its guard."""
+    if not is_loopback_bind(args.host):
+        logger.warning(
+            "Binding %s: the gateway is reachable from other machines. Give every agent a "
+            "bearer token (agent-gateway token NAME) and keep default.toml narrow.",
+            args.host,
+        )
+    guard = Middleware(
+        GuardMiddleware,
+        policies=lambda: gateway.policies,
+        allowed_hosts=args.allowed_host or (),
+    )
+    logger.info("Serving MCP over HTTP at http://%s:%d/mcp", args.host, args.port)
+    return {
+        "show_banner": False,
+        "transport": "http",
+        "host": args.host,
+        "port": args.port,
+        "path": "/mcp",
+        "middleware": [guard],
+        "uvicorn_config": {"access_log": False},
+    }
+
+
+def _on_signals(
+    loop: asyncio.AbstractEventLoop,
+    args: argparse.Namespace,
+    manager: ProxyManager,
+    reloader: Reloader,
+    stop: asyncio.Event,
+) -> None:
+    """SIGTERM/SIGINT stop (a second one while stopping stdio kills now); SIGHUP reloads."""
 
     def on_stop_signal() -> None:
         if args.transport == "stdio" and manager.closing:
@@ -98,39 +137,23 @@ async def serve(
         task.add_done_callback(hup_tasks.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    if args.transport == "stdio":
-        server_task = asyncio.create_task(run_stdio(server))
-    else:
-        server_task = asyncio.create_task(server.run_async(**kwargs))
-    stop_task = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop_task.cancel()
-        if args.transport == "http" and not server_task.done():
-            # uvicorn saw the same signal and shuts down gracefully (calls in
-            # flight finish); cancelling it mid-way would log a traceback.
-            await asyncio.wait({server_task}, timeout=SHUTDOWN_GRACE)
-        # Downstream processes first: a stuck front must not keep them alive.
-        await asyncio.shield(manager.close())
-        if not server_task.done():
-            server_task.cancel()
-            # Not wait_for: the SDK's threaded stdin (the fallback front) never
-            # acknowledges a cancellation, so over stdio barely wait at all.
-            grace = 1.0 if args.transport == "stdio" else SHUTDOWN_GRACE
-            await asyncio.wait({server_task}, timeout=grace)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-        if audit is not None:
-            audit.close()
-    if server_task.done() and not server_task.cancelled() and server_task.exception():
-        raise server_task.exception()  # type: ignore[misc]
-    logger.info("Gateway stopped.")
-    if stop.is_set() and args.transport == "stdio" and not server_task.done():
-        # A signal ended us while the threaded stdio front still blocks reading
-        # stdin; every downstream is already stopped, so leave without waiting for it.
-        _exit_now()
-    return 0
+
+
+async def _shut_down(
+    args: argparse.Namespace, manager: ProxyManager, server_task: asyncio.Task[Any]
+) -> None:
+    if args.transport == "http" and not server_task.done():
+        # uvicorn saw the same signal and shuts down gracefully (calls in
+        # flight finish); cancelling it mid-way would log a traceback.
+        await asyncio.wait({server_task}, timeout=SHUTDOWN_GRACE)
+    # Downstream processes first: a stuck front must not keep them alive.
+    await asyncio.shield(manager.close())
+    if not server_task.done():
+        server_task.cancel()
+        # Not wait_for: the SDK's threaded stdin (the fallback front) never
+        # acknowledges a cancellation, so over stdio barely wait at all.
+        grace = 1.0 if args.transport == "stdio" else SHUTDOWN_GRACE
+        await asyncio.wait({server_task}, timeout=grace)
 
 
 def _exit_now() -> NoReturn:

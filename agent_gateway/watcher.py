@@ -60,8 +60,8 @@ class Reloader:
 
     def reload_policies(self) -> Reload | None:
         current = self.gateway.policies
-        if not self.policies_path.is_dir() and current.open_mode:
-            return None  # still no folder: open mode goes on
+        if not self.policies_path.is_dir() and (current.open_mode or current.absent):
+            return None  # still no folder: open mode (or, with --agent, nothing) goes on
         names = set(self.gateway.manager.config.servers)
         try:
             if not self.policies_path.is_dir():

@@ -111,6 +111,13 @@ class Gateway:
         return {s["name"]: s["pid"] for s in status["servers"] if s["pid"]}
 
 
+def passed_env() -> dict[str, str]:
+    """What a gateway child inherits from the test run: coverage, and PYTHONPATH (a worktree
+    sharing a venv must run its own code, not the installed copy)."""
+    names = ("COVERAGE_PROCESS_START", "PYTHONPATH")
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
 @asynccontextmanager
 async def start_gateway(
     folder: Path,
@@ -130,8 +137,7 @@ async def start_gateway(
     elif not open_mode:
         argv += ["--policies", str(folder / "policies")]
     child_env = {"PYTHONUNBUFFERED": "1", **(env or {})}
-    if "COVERAGE_PROCESS_START" in os.environ:
-        child_env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
+    child_env.update(passed_env())
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))
     client: Client[Any] = Client(transport, mode=mode, timeout=60)
     try:

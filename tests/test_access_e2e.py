@@ -12,14 +12,28 @@ import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, Gateway, alive, echo_server, py_server, start_gateway, write_config
+from conftest import (
+    PY,
+    REPO,
+    Gateway,
+    alive,
+    echo_server,
+    passed_env,
+    py_server,
+    start_gateway,
+    write_config,
+    write_policies,
+)
+from fastmcp import Client
 
 from agent_gateway.core.policy import PolicySet
+from agent_gateway.downstream.stdio import StdioProcessTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -159,6 +173,24 @@ def test_the_repo_policies_folder_loads_and_means_what_it_says() -> None:
         source = (REPO / "policies" / f"{name}.toml").read_text()
         assert "# tokens_sha256 = [" in source  # shown, commented out
         assert policies.agents[name].tokens_sha256 == ()
+
+
+@pytest.mark.parametrize("name", ["backend-agent", "reviewer"])
+def test_the_example_token_line_uncommented_in_place_gives_the_agent_a_token(
+    tmp_path: Path, name: str
+) -> None:
+    source = (REPO / "policies" / f"{name}.toml").read_text()
+    lines = source.splitlines()
+    token_line = next(i for i, line in enumerate(lines) if line.startswith("# tokens_sha256"))
+    first_table = next(i for i, line in enumerate(lines) if line.startswith("["))
+    assert token_line < first_table, "tokens_sha256 must sit above the first [table]"
+    digest = "ab" * 32
+    lines[token_line] = f'tokens_sha256 = ["{digest}"]'
+    (tmp_path / f"{name}.toml").write_text("\n".join(lines) + "\n")
+    policies = PolicySet.from_dir(str(tmp_path), explicit=True)
+    assert policies.agents[name].tokens_sha256 == (digest,)
+    assert "tokens_sha256" not in (policies.agents[name].deny.tools or {})
+    assert policies.token_agents == {name}
 
 
 def test_the_example_config_servers_are_all_allowed_by_default() -> None:
@@ -424,3 +456,74 @@ def test_serve_exits_1_for_a_broken_default_policies_folder(
     code, out, err = serve_main()
     assert (code, out) == (1, "")
     assert "default.toml" in err and "server" in err
+
+
+# --------------------------------------------------------------------------- launched from anywhere
+
+
+@asynccontextmanager
+async def ide_launch(config: Path, cwd: Path, *args: str) -> AsyncIterator[Gateway]:
+    """Start the gateway as an IDE does: an absolute --config, any working directory."""
+    argv = ["-m", "agent_gateway", "serve", "--config", str(config), "--log-level", "debug"]
+    transport = StdioProcessTransport("gateway", PY, [*argv, *args], passed_env(), str(cwd))
+    client: Client[Any] = Client(transport, timeout=60)
+    try:
+        async with client:
+            yield Gateway(client, transport, config.parent, config)
+    except BaseException:
+        sys.stderr.write("---- gateway stderr ----\n" + "\n".join(transport.stderr) + "\n")
+        raise
+
+
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    """``proj/.mcp.json`` whose servers run ``bin/echo.sh`` (relative), and another cwd."""
+    proj, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    (proj / "bin").mkdir(parents=True)
+    elsewhere.mkdir()
+    script = proj / "bin" / "echo.sh"
+    script.write_text(f'#!/bin/sh\nexec "{PY}" "{REPO}/tests/servers/echo_server.py" "$@"\n')
+    script.chmod(0o755)
+    servers = {
+        "public": {"command": "bin/echo.sh"},
+        "calc": {"command": "./bin/echo.sh", "args": ["--name", "calc"], "cwd": "bin"},
+        "secret": {"command": "bin/echo.sh", "args": ["--name", SECRET_MARK]},
+    }
+    return write_config(proj, servers), elsewhere
+
+
+async def test_an_ide_launch_from_another_folder_uses_the_configs_folder(tmp_path: Path) -> None:
+    config, elsewhere = project(tmp_path)
+    write_policies(config.parent, POLICIES)
+    (elsewhere / "policies").mkdir()  # a policies folder in the cwd must not count
+    async with ide_launch(config, elsewhere, "--agent", "alice") as gw:
+        status = await data(gw, "gateway_status")
+        assert status["open_mode"] is False and status["agent"] == "alice"
+        assert status["policies"] == str(config.parent / "policies")
+        assert server_names(await data(gw, "list_servers")) == {"public", "calc"}
+        await same_as_missing(gw, "call_tool", "tool", "crash", "nosuchtool", server="public")
+        await same_as_missing(gw, "call_tool", "server", "secret", "nosuch", tool="pid")
+        # relative commands ran; the default cwd is the config's folder, a relative cwd under it
+        echoed = await gw.downstream("public", "echo", text="hi")
+        assert not echoed.is_error and text(echoed) == "hi"
+        added = await gw.downstream("calc", "add", a=1, b=2)
+        assert not added.is_error and text(added) == "3"
+        pids = await gw.pids()
+        assert os.readlink(f"/proc/{pids['public']}/cwd") == str(config.parent)
+        assert os.readlink(f"/proc/{pids['calc']}/cwd") == str(config.parent / "bin")
+        assert children_with(gw.pid, SECRET_MARK) == []
+
+
+async def test_a_bound_agent_without_a_policies_folder_sees_nothing_not_open_mode(
+    tmp_path: Path,
+) -> None:
+    config, elsewhere = project(tmp_path)
+    async with ide_launch(config, elsewhere, "--agent", "ghost") as gw:
+        listed = await data(gw, "list_servers")
+        assert listed["servers"] == []
+        assert str(config.parent / "policies" / "ghost.toml") in listed["hint"]
+        status = await data(gw, "gateway_status")
+        assert status["open_mode"] is False and status["servers"] == []
+        assert (await data(gw, "list_tools"))["total"] == 0
+        await same_as_missing(gw, "call_tool", "server", "public", "nosuch", tool="echo")
+        await same_as_missing(gw, "get_tool", "server", "public", "nosuch", tool="echo")
+        assert children_with(gw.pid, "echo_server.py") == []

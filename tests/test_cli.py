@@ -357,6 +357,7 @@ def test_token_prints_a_token_and_its_sha256_line(capsys: pytest.CaptureFixture[
     assert match, out
     assert match.group(1) == hashlib.sha256(token.encode()).hexdigest()
     assert "policies/backend.toml" in out
+    assert "above the first [table]" in out  # below one, TOML reads it as part of that table
 
     # A fresh token every time.
     _, again, _ = run(capsys, "token", "backend")
@@ -463,3 +464,145 @@ def test_call_a_server_that_cannot_start_exits_1(capsys: pytest.CaptureFixture[s
     assert "ghost" in err
     assert "no-such-binary-xyz" in err
     assert "Traceback" not in err
+
+
+# ----- policies in tools / call (--agent), paths next to the config ---------------------------
+
+NARROW = '[allow]\nservers = ["echo"]\n[allow.tools]\necho = ["add"]\n'
+
+
+# (id, server, tool, the missing counterpart (server, tool), its message fragment)
+DENIED_CALLS = [
+    ("denied-server", "hidden", "echo", ("nosuch", "echo"), "Unknown server '{}'"),
+    ("denied-tool", "echo", "env", ("echo", "nosuchtool"), "Unknown tool '{}' on server 'echo'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("server", "tool", "missing", "message"),
+    [c[1:] for c in DENIED_CALLS],
+    ids=[c[0] for c in DENIED_CALLS],
+)
+def test_call_with_agent_treats_a_denied_server_or_tool_as_missing(
+    capsys: pytest.CaptureFixture[str],
+    server: str,
+    tool: str,
+    missing: tuple[str, str],
+    message: str,
+) -> None:
+    write_config({"echo": echo_server(), "hidden": echo_server()})
+    write_policy("alice", NARROW)
+    denied_name = server if server == "hidden" else tool
+    missing_name = missing[0] if server == "hidden" else missing[1]
+    code, out, err = run(capsys, "call", "--agent", "alice", server, tool)
+    assert (code, out) == (1, "")
+    assert message.format(denied_name) in err
+    code, _, err_missing = run(capsys, "call", "--agent", "alice", *missing)
+    assert code == 1
+    assert err == err_missing.replace(repr(missing_name), repr(denied_name))
+
+
+def test_call_with_agent_runs_an_allowed_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server(), "hidden": echo_server()})
+    write_policy("alice", NARROW)
+    code, out, err = run(
+        capsys, "call", "--agent", "alice", "echo", "add", "--args", '{"a": 2, "b": 3}'
+    )
+    assert code == 0, err
+    assert json.loads(out)["structuredContent"] == {"result": 5}
+
+
+def test_tools_with_agent_lists_only_what_the_agent_may_use(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server(), "hidden": {"command": "no-such-binary-xyz"}})
+    write_policy("alice", NARROW)
+    code, out, err = run(capsys, "tools", "--agent", "alice", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [row["server"] for row in data["servers"]] == ["echo"]
+    assert [t["name"] for t in data["servers"][0]["tools"]] == ["add"]
+    assert "hidden" not in err and "no-such-binary" not in err
+
+
+def test_tools_with_an_agent_without_policy_lists_nothing_and_names_the_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "tools", "--agent", "ghost", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"servers": []}
+    assert str(Path("policies/ghost.toml").resolve()) in err
+
+
+@pytest.mark.parametrize("command", [["tools"], ["call", "echo", "add"]], ids=["tools", "call"])
+def test_tools_and_call_refuse_a_policies_path_that_does_not_exist(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, *command, "--policies", "no-such-folder")
+    assert (code, out) == (1, "")
+    assert "no-such-folder" in err and "not found" in err
+
+
+def test_check_finds_the_policies_folder_next_to_the_config_not_in_the_cwd(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    proj = Path("proj")
+    proj.mkdir()
+    write_config({"echo": echo_server()}, path="proj/.mcp.json")
+    (proj / "policies").mkdir()
+    (proj / "policies" / "alice.toml").write_text('[allow]\nservers = ["echo"]\n')
+    write_policy("bob", '[allow]\nservers = ["*"]\n')  # ./policies: not the one
+    code, out, err = run(capsys, "check", "--config", "proj/.mcp.json")
+    assert code == 0, err
+    assert "alice: servers echo" in out and "bob" not in out
+    assert str((proj / "policies").resolve()) in out
+
+
+def test_check_with_an_agent_and_no_policies_folder_is_not_open_mode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "check", "--agent", "alice", "--server", "echo")
+    assert code == 0, err
+    assert "open mode" not in out
+    assert out.splitlines()[-1].startswith("denied:") and "policies/alice.toml" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (
+            '[allow]\nservers = ["*"]\n[deny.tools]\n"*" = ["x"]\ntokens_sha256 = ["'
+            + "a" * 64
+            + '"]\n',
+            "tokens_sha256",
+        ),
+        ('[allow]\nservers = ["*"]\n[allow.tools]\npostgress = ["query"]\n', "postgress"),
+    ],
+    ids=["token-line-below-deny-tools", "typo-in-allow-tools-key"],
+)
+def test_check_warns_when_a_tools_key_names_no_configured_server(
+    capsys: pytest.CaptureFixture[str], text: str, key: str
+) -> None:
+    write_config({"echo": echo_server(), "postgres": echo_server()})
+    write_policy("alice", text)
+    code, _, err = run(capsys, "check")
+    assert code == 0, err
+    warning = next(line for line in err.splitlines() if key in line)
+    assert warning.startswith("warning: ") and "alice.toml" in warning
+    assert "matches no server" in warning
+
+
+def test_check_does_not_warn_about_tools_keys_that_match_a_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server(), "web-a": echo_server()})
+    write_policy(
+        "alice",
+        '[allow]\nservers = ["*"]\n[allow.tools]\n"web-*" = ["x"]\n[deny.tools]\n"*" = ["y"]\n',
+    )
+    code, _, err = run(capsys, "check")
+    assert code == 0, err
+    assert "warning" not in err

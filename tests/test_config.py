@@ -692,3 +692,58 @@ def test_target_describes_the_server_without_secrets(
     target = one(entry, environ).target()
     assert target == expected
     assert SECRET not in target
+
+
+# ----------------------------------------------------------- paths: the config's folder
+
+BASE = "/ide/proj"
+
+# (id, entry, expected command, expected cwd)
+PATH_CASES = [
+    ("bare-command-is-a-path-lookup", {"command": "npx"}, "npx", BASE),
+    ("dot-slash-command", {"command": "./server.sh"}, f"{BASE}/server.sh", BASE),
+    ("subfolder-command", {"command": "bin/x"}, f"{BASE}/bin/x", BASE),
+    ("parent-command", {"command": "../tools/x"}, "/ide/tools/x", BASE),
+    ("absolute-command-kept", {"command": "/usr/bin/x"}, "/usr/bin/x", BASE),
+    ("relative-cwd", {"command": "npx", "cwd": "sub"}, "npx", f"{BASE}/sub"),
+    ("dot-cwd", {"command": "npx", "cwd": "."}, "npx", BASE),
+    ("absolute-cwd-kept", {"command": "npx", "cwd": "/tmp"}, "npx", "/tmp"),
+    ("command-from-variable", {"command": "${TOOLS}/x"}, "/opt/tools/x", BASE),
+    ("relative-variable-command", {"command": "${REL}/x"}, f"{BASE}/rel/x", BASE),
+    ("cwd-from-variable", {"command": "npx", "cwd": "${TOOLS}"}, "npx", "/opt/tools"),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "command", "cwd"), [c[1:] for c in PATH_CASES], ids=[c[0] for c in PATH_CASES]
+)
+def test_relative_paths_resolve_against_the_config_folder(
+    entry: dict[str, Any], command: str, cwd: str
+) -> None:
+    env = {"TOOLS": "/opt/tools", "REL": "rel"}
+    config = GatewayConfig.from_dict({"mcpServers": {"x": entry}}, environ=env, base_dir=BASE)
+    got = config.servers["x"].entry
+    assert isinstance(got, StdioEntry)
+    assert (got.command, got.cwd) == (command, cwd)
+
+
+def test_from_file_resolves_against_the_files_folder_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    path = write(proj, json.dumps({"mcpServers": {"x": {"command": "./srv.sh", "cwd": "data"}}}))
+    monkeypatch.chdir(tmp_path)
+    entry = GatewayConfig.from_file(path.relative_to(tmp_path)).servers["x"].entry
+    assert isinstance(entry, StdioEntry)
+    assert (entry.command, entry.cwd) == (str(proj / "srv.sh"), str(proj / "data"))
+    bare = write(proj, json.dumps({"mcpServers": {"x": {"command": "npx"}}}))
+    entry = GatewayConfig.from_file(bare).servers["x"].entry
+    assert isinstance(entry, StdioEntry)
+    assert (entry.command, entry.cwd) == ("npx", str(proj))  # default cwd: the config's folder
+
+
+def test_remote_entries_are_untouched_by_path_resolution() -> None:
+    data = {"mcpServers": {"r": {"url": "http://h/mcp"}}}
+    config = GatewayConfig.from_dict(data, base_dir=BASE)
+    assert config.servers["r"].entry == GatewayConfig.from_dict(data).servers["r"].entry

@@ -275,6 +275,41 @@ async def test_a_bearer_token_binds_the_connection_to_its_agent(gw: HttpGateway,
         assert await servers_of(client, agent_id="bob") == ["a", "b"]
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_token_protected_agent_is_unreachable_by_agent_id_without_its_token(
+    gw: HttpGateway, mode: str
+) -> None:
+    async with Client(gw.url, mode=mode, timeout=30) as client:
+        for name, args in [
+            ("list_servers", {}),
+            ("list_tools", {}),
+            ("get_tool", {"server": "a", "tool": "echo"}),
+            ("call_tool", {"server": "a", "tool": "echo", "arguments": {"text": "x"}}),
+            ("gateway_status", {}),
+        ]:
+            refused = await meta(client, name, agent_id="alice", **args)
+            assert refused.is_error, (name, refused)
+            assert not refused.structured_content
+            text = refused.content[0].text
+            assert "'alice'" in text and "Bearer TOKEN" in text, text
+        # a declared agent without tokens is still a convenience
+        assert await servers_of(client, agent_id="bob") == ["a", "b"]
+
+
+def test_a_request_with_two_authorization_headers_gets_400(gw: HttpGateway) -> None:
+    headers = [
+        ("Authorization", f"Bearer {TOKEN}"),
+        ("Authorization", "Bearer other"),
+        ("Accept", MCP_ACCEPT["Accept"]),
+        ("Content-Type", "application/json"),
+    ]
+    response = httpx2.post(gw.url, headers=headers, content=json.dumps(INIT), timeout=10)
+    assert response.status_code == 400
+    assert "more than one Authorization header" in response.json()["error"]
+    assert TOKEN not in response.text
+
+
 async def direct_tools(client: Client[Any], want: set[str]) -> set[str]:
     """Poll tools/list until ``want`` is listed (servers start in the background)."""
     deadline = time.monotonic() + START_TIMEOUT

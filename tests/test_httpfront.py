@@ -175,17 +175,20 @@ class Stub:
 
 
 async def drive(
-    headers: dict[str, str], path: str = "/mcp", allowed: tuple[str, ...] = ()
+    headers: dict[str, str] | list[tuple[str, str]],
+    path: str = "/mcp",
+    allowed: tuple[str, ...] = (),
 ) -> tuple[int, dict[str, str], Any, int]:
     """One request through GuardMiddleware: (status, headers, json body or None, reached)."""
     app = Stub()
     policies = PolicySet.from_dicts({"alice": ALICE})
     guard = GuardMiddleware(app, policies=lambda: policies, allowed_hosts=allowed)
+    pairs = list(headers.items()) if isinstance(headers, dict) else headers
     scope = {
         "type": "http",
         "method": "POST" if path == "/mcp" else "GET",
         "path": path,
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs],
     }
     sent: list[dict[str, Any]] = []
 
@@ -241,6 +244,31 @@ async def test_guard_middleware(
         assert "nobody-has-this" not in json.dumps(body)  # never echo the token
     if status == 200:
         assert body == {"status": "ok"}
+
+
+GOOD = f"Bearer {TOKEN}"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "authorizations",
+    [
+        [GOOD, GOOD],
+        [GOOD, "Bearer nobody-has-this"],
+        ["Bearer nobody-has-this", GOOD],
+        ["", GOOD],
+        [GOOD, GOOD, GOOD],
+    ],
+    ids=["same-twice", "good-then-bad", "bad-then-good", "empty-then-good", "three"],
+)
+async def test_a_request_with_more_than_one_authorization_header_gets_400(
+    authorizations: list[str],
+) -> None:
+    headers = [("Host", "127.0.0.1:8765"), *(("Authorization", a) for a in authorizations)]
+    status, _, body, reached = await drive(headers)
+    assert (status, reached) == (400, 0)
+    assert "more than one Authorization header" in body["error"]
+    assert TOKEN not in json.dumps(body)
 
 
 @pytest.mark.anyio

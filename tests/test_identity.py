@@ -6,8 +6,14 @@ import hashlib
 
 import pytest
 
-from agent_gateway.core.errors import IdentityError
-from agent_gateway.core.identity import Caller, agent_for_bearer, bearer_token, resolve
+from agent_gateway.core.errors import DuplicateHeaderError, IdentityError
+from agent_gateway.core.identity import (
+    Caller,
+    agent_for_bearer,
+    authorization_header,
+    bearer_token,
+    resolve,
+)
 from agent_gateway.core.policy import Policy, PolicySet
 
 
@@ -22,9 +28,12 @@ POLICIES = PolicySet.from_dicts(
     {
         "alice": {"allow": {"servers": ["*"]}, "tokens_sha256": [sha(ALICE_TOKEN)]},
         "bob": {"allow": {"servers": ["public"]}, "tokens_sha256": [sha(BOB_TOKEN), sha("b2")]},
+        "carol": {"allow": {"servers": ["public"]}},
         "default": {"allow": {"servers": ["public"]}},
     }
 )
+
+PROTECTED = POLICIES.token_agents
 
 # --------------------------------------------------------------------------- resolve
 
@@ -32,7 +41,8 @@ POLICIES = PolicySet.from_dicts(
 RESOLVE_CASES = [
     ("none", None, None, None, Caller(None, "none")),
     ("empty-agent-id-is-none", None, None, "", Caller(None, "none")),
-    ("declared", None, None, "bob", Caller("bob", "declared")),
+    ("declared", None, None, "carol", Caller("carol", "declared")),
+    ("declared-unknown", None, None, "mallory", Caller("mallory", "declared")),
     ("launch-bound", "alice", None, None, Caller("alice", "launch")),
     ("launch-bound-empty-agent-id", "alice", None, "", Caller("alice", "launch")),
     ("launch-bound-same-agent-id", "alice", None, "alice", Caller("alice", "launch")),
@@ -60,13 +70,49 @@ def test_resolve(
 ) -> None:
     if expected is None:
         with pytest.raises(IdentityError) as info:
-            resolve(launch_agent=launch, token_agent=token, agent_id=agent_id)
+            resolve(
+                launch_agent=launch, token_agent=token, agent_id=agent_id, token_agents=PROTECTED
+            )
         text = str(info.value)
         assert repr(agent_id) in text  # names what was claimed
         assert repr(launch or token) in text  # and what the connection is bound to
         assert "Omit agent_id" in text  # and the next step
     else:
-        assert resolve(launch_agent=launch, token_agent=token, agent_id=agent_id) == expected
+        assert (
+            resolve(
+                launch_agent=launch, token_agent=token, agent_id=agent_id, token_agents=PROTECTED
+            )
+            == expected
+        )
+
+
+# (id, agent_id): a token-protected agent is never selected by a declared agent_id
+PROTECTED_CASES = [("alice", "alice"), ("bob-with-two-tokens", "bob")]
+
+
+@pytest.mark.parametrize(
+    "agent_id", [c[1] for c in PROTECTED_CASES], ids=[c[0] for c in PROTECTED_CASES]
+)
+def test_a_declared_agent_id_cannot_select_a_token_protected_agent(agent_id: str) -> None:
+    assert agent_id in POLICIES.token_agents
+    with pytest.raises(IdentityError) as info:
+        resolve(launch_agent=None, token_agent=None, agent_id=agent_id, token_agents=PROTECTED)
+    text = str(info.value)
+    assert repr(agent_id) in text and "Bearer TOKEN" in text and "tokens_sha256" in text
+    # its own token, or a launch binding, still reaches it
+    bound = resolve(
+        launch_agent=None, token_agent=agent_id, agent_id=agent_id, token_agents=PROTECTED
+    )
+    assert bound == Caller(agent_id, "token")
+    launched = resolve(
+        launch_agent=agent_id, token_agent=None, agent_id=agent_id, token_agents=PROTECTED
+    )
+    assert launched == Caller(agent_id, "launch")
+
+
+def test_token_agents_lists_exactly_the_agents_with_tokens() -> None:
+    assert POLICIES.token_agents == frozenset({"alice", "bob"})
+    assert PolicySet.open().token_agents == frozenset()
 
 
 def test_resolve_takes_keyword_arguments_only() -> None:
@@ -158,11 +204,13 @@ def test_any_token_is_refused_when_no_policy_lists_tokens() -> None:
 
 def test_token_then_resolve_binds_the_request() -> None:
     token_agent = agent_for_bearer(POLICIES, f"Bearer {BOB_TOKEN}")
-    assert resolve(launch_agent=None, token_agent=token_agent, agent_id=None) == Caller(
-        "bob", "token"
-    )
+    assert resolve(
+        launch_agent=None, token_agent=token_agent, agent_id=None, token_agents=PROTECTED
+    ) == Caller("bob", "token")
     with pytest.raises(IdentityError):
-        resolve(launch_agent=None, token_agent=token_agent, agent_id="alice")
+        resolve(
+            launch_agent=None, token_agent=token_agent, agent_id="alice", token_agents=PROTECTED
+        )
 
 
 # --------------------------------------------------------------------------- identity -> policy
@@ -170,8 +218,7 @@ def test_token_then_resolve_binds_the_request() -> None:
 # (id, launch, agent_id, servers visible of ["public", "secret"])
 SCOPE_CASES = [
     ("none-gets-default", None, None, ["public"]),
-    ("declared-alice", None, "alice", ["public", "secret"]),
-    ("declared-bob", None, "bob", ["public"]),
+    ("declared-carol", None, "carol", ["public"]),
     ("declared-unknown-gets-nothing-not-default", None, "mallory", []),
     ("declared-default-by-name", None, "default", ["public"]),
     ("launch-bound-bob", "bob", None, ["public"]),
@@ -184,8 +231,62 @@ SCOPE_CASES = [
 def test_the_resolved_caller_selects_the_policy(
     launch: str | None, agent_id: str | None, visible: list[str]
 ) -> None:
-    caller = resolve(launch_agent=launch, token_agent=None, agent_id=agent_id)
+    caller = resolve(
+        launch_agent=launch, token_agent=None, agent_id=agent_id, token_agents=PROTECTED
+    )
     assert POLICIES.visible_servers(caller.agent, ["public", "secret"]) == visible
     if caller.agent == "mallory":
         assert POLICIES.policy_for("mallory") is None  # fail closed, even with a default.toml
         assert "policies/mallory.toml" in (POLICIES.hint_for("mallory") or "")
+
+
+# --------------------------------------------------------------------------- authorization_header
+
+# (id, raw ASGI headers, expected value, or DuplicateHeaderError)
+HEADER_CASES: list[
+    tuple[str, list[tuple[bytes, bytes]], str | type[DuplicateHeaderError] | None]
+] = [
+    ("none", [], None),
+    ("other-headers-only", [(b"host", b"x"), (b"accept", b"*/*")], None),
+    ("one", [(b"authorization", b"Bearer t")], "Bearer t"),
+    ("one-mixed-case-name", [(b"Authorization", b"Bearer t")], "Bearer t"),
+    (
+        "two-same",
+        [(b"authorization", b"Bearer t"), (b"authorization", b"Bearer t")],
+        DuplicateHeaderError,
+    ),
+    (
+        "two-different",
+        [(b"authorization", b"Bearer a"), (b"authorization", b"Bearer b")],
+        DuplicateHeaderError,
+    ),
+    (
+        "two-names-differ-in-case",
+        [(b"authorization", b"Bearer a"), (b"AUTHORIZATION", b"x")],
+        DuplicateHeaderError,
+    ),
+    (
+        "two-one-empty",
+        [(b"authorization", b""), (b"authorization", b"Bearer b")],
+        DuplicateHeaderError,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [c[1:] for c in HEADER_CASES], ids=[c[0] for c in HEADER_CASES]
+)
+def test_authorization_header_reads_one_header_and_refuses_several(
+    raw: list[tuple[bytes, bytes]], expected: str | type[DuplicateHeaderError] | None
+) -> None:
+    if expected is DuplicateHeaderError:
+        with pytest.raises(DuplicateHeaderError) as info:
+            authorization_header(raw)
+        assert "more than one Authorization header" in str(info.value)
+        assert "Bearer a" not in str(info.value)  # never echo a credential
+    else:
+        assert authorization_header(raw) == expected
+
+
+def test_a_duplicated_authorization_header_is_an_identity_error() -> None:
+    assert issubclass(DuplicateHeaderError, IdentityError)

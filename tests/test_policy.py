@@ -541,15 +541,161 @@ def test_token_from_a_policy_file_identifies_the_agent(tmp_path: Path) -> None:
 PATHS = [
     ("flag-wins", "from-flag", {"AGENT_GATEWAY_POLICIES": "from-env"}, ("from-flag", True)),
     ("env-next", None, {"AGENT_GATEWAY_POLICIES": "from-env"}, ("from-env", True)),
-    ("default-is-implicit", None, {}, ("policies", False)),
-    ("empty-env-is-unset", None, {"AGENT_GATEWAY_POLICIES": ""}, ("policies", False)),
+    ("default-is-next-to-the-config", None, {}, ("/ide/proj/policies", False)),
+    ("empty-env-is-unset", None, {"AGENT_GATEWAY_POLICIES": ""}, ("/ide/proj/policies", False)),
 ]
 
 
 @pytest.mark.parametrize(
     ("flag", "environ", "expected"), [c[1:] for c in PATHS], ids=[c[0] for c in PATHS]
 )
-def test_policies_path_is_flag_then_env_then_default(
+def test_policies_path_is_flag_then_env_then_the_folder_next_to_the_config(
     flag: str | None, environ: dict[str, str], expected: tuple[str, bool]
 ) -> None:
-    assert default_policies_path(flag, environ) == expected
+    assert default_policies_path(flag, environ, "/ide/proj/.mcp.json") == expected
+
+
+def test_the_default_policies_folder_never_depends_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    path, explicit = default_policies_path(None, {}, str(tmp_path / "proj" / ".mcp.json"))
+    assert (path, explicit) == (str(tmp_path / "proj" / "policies"), False)
+    monkeypatch.chdir(tmp_path)  # a relative config path: its folder, made absolute
+    assert default_policies_path(None, {}, "sub/.mcp.json")[0] == str(tmp_path / "sub" / "policies")
+
+
+# ------------------------------------------------------------- open mode
+
+# (id, folder exists, explicit, agent bound, expected: "open" | "closed" | "error")
+OPEN_MODE_CASES = [
+    ("nothing-given-no-folder", False, False, False, "open"),
+    ("agent-bound-no-folder", False, False, True, "closed"),
+    ("explicit-missing-folder", False, True, False, "error"),
+    ("explicit-missing-folder-and-agent", False, True, True, "error"),
+    ("folder-exists", True, False, False, "closed"),
+    ("folder-exists-and-agent", True, False, True, "closed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("exists", "explicit", "bound", "expected"),
+    [c[1:] for c in OPEN_MODE_CASES],
+    ids=[c[0] for c in OPEN_MODE_CASES],
+)
+def test_open_mode_only_without_folder_path_or_bound_agent(
+    tmp_path: Path, exists: bool, explicit: bool, bound: bool, expected: str
+) -> None:
+    folder = tmp_path / "policies"
+    if exists:
+        folder.mkdir()
+    if expected == "error":
+        with pytest.raises(PolicyError, match="not found"):
+            PolicySet.from_dir(str(folder), explicit=explicit, agent_bound=bound)
+        return
+    ps = PolicySet.from_dir(str(folder), explicit=explicit, agent_bound=bound)
+    assert ps.open_mode is (expected == "open")
+    assert ps.server_visible("alice", "anything") is (expected == "open")
+
+
+def test_a_bound_agent_without_a_policies_folder_sees_nothing_and_is_told_the_file(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "policies"
+    ps = PolicySet.from_dir(str(folder), explicit=False, agent_bound=True)
+    assert not ps.open_mode and ps.agents == {}
+    assert ps.visible_servers("alice", ["a", "b"]) == []
+    assert not ps.tool_allowed("alice", "a", "t")
+    hint = ps.hint_for("alice") or ""
+    assert str(folder / "alice.toml") in hint
+    assert "policies/alice.toml" in ps.explain("alice", "a").rule
+
+
+# ------------------------------------------------------------- glob cost, long names
+
+HUGE = "x" * 500_000
+
+
+def test_glob_matching_a_huge_name_is_bounded_in_time() -> None:
+    import time
+
+    started = time.perf_counter()
+    for glob in ("*delete*all*", "*a*b*c*d*", "*?*?*?*z"):
+        assert glob_match(glob, HUGE) is False
+        assert glob_match(glob, "delete_" + HUGE[:200] + "all") is (glob == "*delete*all*")
+    assert time.perf_counter() - started < 0.5
+
+
+# (id, glob, name, expected)
+LONG_NAME_CASES = [
+    ("256-chars-still-match", "*", "a" * 256, True),
+    ("257-chars-match-nothing", "*", "a" * 257, False),
+    ("257-chars-literal-matches-nothing", "a" * 257, "a" * 257, False),
+    ("huge-name-matches-no-star", "*", HUGE, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("glob", "name", "expected"),
+    [c[1:] for c in LONG_NAME_CASES],
+    ids=[c[0] for c in LONG_NAME_CASES],
+)
+def test_names_over_256_characters_match_nothing(glob: str, name: str, expected: bool) -> None:
+    assert glob_match(glob, name) is expected
+
+
+def test_a_tool_or_server_name_over_256_characters_is_never_allowed() -> None:
+    # No allow.tools key for "pub": every tool would pass, and deny.tools could not
+    # match a name too long to match; the length cap must deny, not allow.
+    p = policy(allow={"servers": ["*"]}, deny={"tools": {"*": ["delete_*"]}})
+    long_tool = "delete_" + "x" * 300
+    assert tool_allowed(p, "pub", "delete_x") is False
+    assert tool_allowed(p, "pub", long_tool) is False
+    assert server_visible(p, "s" * 257) is False
+    assert tool_allowed(p, "s" * 257, "echo") is False
+    assert "256" in PolicySet.from_dicts({"a": p}).explain("a", "pub", long_tool).rule
+
+
+@FAST
+@given(p=policies, server=names, tool=names, pad=st.integers(257, 400))
+def test_a_name_over_the_cap_is_never_visible_nor_allowed(
+    p: Policy, server: str, tool: str, pad: int
+) -> None:
+    long = (server + "a" * pad)[:pad]
+    assert not server_visible(p, long)
+    assert not tool_allowed(p, long, tool)
+    assert not tool_allowed(p, server, long)
+
+
+@FAST
+@given(glob=st.text(ALPHABET + "*?", max_size=6), name=st.text(ALPHABET, max_size=8))
+def test_glob_agrees_with_fnmatchcase_on_star_heavy_globs(glob: str, name: str) -> None:
+    assert glob_match(glob, name) is fnmatch.fnmatchcase(name, glob)
+
+
+# ------------------------------------------------------------- JSON duplicate keys
+
+DUPLICATE_JSON_CASES = [
+    ("top-level", '{"allow": {"servers": ["*"]}, "allow": {"servers": []}}', "'allow'"),
+    (
+        "deny-dropped",
+        '{"allow": {"servers": ["*"]}, "deny": {"servers": ["x"]}, "deny": {}}',
+        "'deny'",
+    ),
+    ("nested", '{"allow": {"servers": ["*"], "servers": []}}', "'servers'"),
+    ("tool-glob-key", '{"deny": {"tools": {"*": ["a"], "*": []}}}', "'*'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"), [c[1:] for c in DUPLICATE_JSON_CASES], ids=[c[0] for c in DUPLICATE_JSON_CASES]
+)
+def test_a_duplicated_json_key_is_an_error_naming_the_key_and_file(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    path = write(tmp_path, "bob.json", text)
+    with pytest.raises(PolicyError) as err:
+        PolicySet.from_dir(str(tmp_path), explicit=True)
+    message = str(err.value)
+    assert str(path) in message and key in message and "twice" in message

@@ -215,6 +215,28 @@ def test_invalid_toml_in_a_policy_names_line_and_column(tmp_path: Path) -> None:
     assert LINE_COLUMN.search(record.errors[0]), record.errors
 
 
+def test_a_json_policy_with_a_duplicated_key_keeps_the_previous_policies(tmp_path: Path) -> None:
+    s = make(tmp_path, servers("public", "secret"), {"default": ALLOW_ALL})
+    (s.policies_dir / "bob.json").write_text(
+        '{"allow": {"servers": ["*"]}, "deny": {"servers": ["secret"]}}'
+    )
+    assert s.reloader.reload_policies() is not None
+    before = s.gateway.policies
+    assert before.visible_servers("bob", s.names()) == ["public"]
+    # The second "deny" would silently drop the first: bob would see "secret".
+    (s.policies_dir / "bob.json").write_text(
+        '{"allow": {"servers": ["*"]}, "deny": {"servers": ["secret"]}, "deny": {}}'
+    )
+
+    record = s.reloader.reload_policies()
+
+    assert record is not None and record.ok is False
+    assert s.gateway.policies is before
+    assert s.gateway.policies.visible_servers("bob", s.names()) == ["public"]
+    assert "'deny' appears twice" in record.errors[0]
+    assert str(s.policies_dir / "bob.json") in record.errors[0]
+
+
 def test_valid_policy_change_swaps_atomically_and_lists_changed_agents(tmp_path: Path) -> None:
     s = make(tmp_path, servers("public", "secret"), {"default": ALLOW_ALL, "alice": ALLOW_ALL})
     old_backends = dict(s.gateway.manager.backends)
@@ -265,6 +287,33 @@ def test_a_policies_folder_appearing_ends_open_mode(tmp_path: Path) -> None:
     assert status["policies"] == str(s.policies_dir)
     assert [srv["name"] for srv in status["servers"]] == ["public"]
     assert s.status("nobody")["servers"] == []  # fail closed for an agent without a file
+
+
+def test_a_bound_agent_without_a_folder_sees_nothing_until_its_policy_appears(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, servers("public", "secret"))
+    pol = tmp_path / "policies"
+    absent = PolicySet.from_dir(str(pol), explicit=False, agent_bound=True)
+    gateway = Gateway(
+        ProxyManager(GatewayConfig.from_file(config)),
+        absent,
+        config_path=str(config),
+        launch_agent="alice",
+    )
+    reloader = Reloader(gateway, str(config), str(pol))
+    assert gateway.gateway_status(None)["open_mode"] is False
+    assert gateway.gateway_status(None)["servers"] == []
+
+    assert reloader.reload_policies() is None  # still no folder: no error, still nothing
+    assert gateway.policies is absent and list(gateway.reloads) == []
+
+    write_policies(tmp_path, {"alice": ALLOW_PUBLIC})
+    record = reloader.reload_policies()
+
+    assert record is not None and record.ok is True
+    assert gateway.policies.open_mode is False
+    assert [s["name"] for s in gateway.gateway_status(None)["servers"]] == ["public"]
 
 
 def test_open_mode_never_comes_back_once_it_ended(tmp_path: Path) -> None:

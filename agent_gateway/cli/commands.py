@@ -12,13 +12,22 @@ import os
 import secrets
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_gateway.cli.output import dumps, err, load_config, load_policies, out
+from agent_gateway.cli.output import (
+    dumps,
+    err,
+    load_config,
+    load_policies,
+    out,
+    policies_path,
+)
 from agent_gateway.core.config import GatewayConfig, StdioEntry, default_config_path
 from agent_gateway.core.errors import BackendError, ConfigError, GatewayError
-from agent_gateway.core.policy import PolicySet, default_policies_path
+from agent_gateway.core.globs import glob_match
+from agent_gateway.core.policy import Policy, PolicySet
 from agent_gateway.downstream.backend import State
 from agent_gateway.downstream.manager import ProxyManager
 
@@ -33,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     policies = load_policies(args)
-    path, _ = default_policies_path(args.policies, os.environ)
+    path, _ = policies_path(args)
     return int(asyncio.run(serve(args, config, policies, path)))
 
 
@@ -61,13 +70,14 @@ def cmd_check(args: argparse.Namespace) -> int:
                 err(f"error: {config_path}: server {spec.name!r}: {problem}")
                 failed = True
 
-    pol_path, explicit = default_policies_path(args.policies, os.environ)
-    policies, errors = PolicySet.check_dir(pol_path, explicit)
+    pol_path, explicit = policies_path(args)
+    policies, errors = PolicySet.check_dir(pol_path, explicit, agent_bound=bool(args.agent))
     for e in errors:
         err(f"error: {e}")
         failed = True
     if policies is not None:
         _print_policies(policies, config)
+        _warn_unmatched_tool_keys(policies, config)
     if args.server:
         if policies is None:
             err("error: cannot explain a decision while the policies are broken.")
@@ -107,25 +117,79 @@ def _print_policies(policies: PolicySet, config: GatewayConfig | None) -> None:
         out("  (no default.toml: callers with no identity see nothing)")
 
 
+def _warn_unmatched_tool_keys(policies: PolicySet, config: GatewayConfig | None) -> None:
+    """An [allow.tools]/[deny.tools] key that matches no configured server is likely a slip."""
+    names = list(config.servers) if config else []
+    if not names:
+        return
+    for agent, policy in sorted(policies.agents.items()):
+        file = policies.files.get(agent, agent)
+        for table, rules in (
+            ("allow.tools", policy.allow.tools),
+            ("deny.tools", policy.deny.tools),
+        ):
+            for key in rules or {}:
+                if any(glob_match(key, name) for name in names):
+                    continue
+                hint = (
+                    " A top-level key (tokens_sha256, description) must come before the "
+                    "first [table]."
+                    if key in Policy.model_fields
+                    else ""
+                )
+                err(
+                    f"warning: {file}: [{table}] key {key!r} matches no server in "
+                    f"{config.path if config else '.mcp.json'}.{hint}"
+                )
+
+
 # ----- tools / call -----------------------------------------------------------------------
+
+
+Allowed = Callable[[str, str | None], bool]  # (server, tool or None) -> visible/allowed
+
+
+def _access(args: argparse.Namespace) -> Allowed:
+    """With ``--agent``, that agent's policy decides; else everything (a debugging tool).
+
+    A given ``--policies`` path (or $AGENT_GATEWAY_POLICIES) must exist, as for serve.
+    """
+    _, explicit = policies_path(args)
+    if args.agent is None and not explicit:
+        return lambda _server, _tool: True
+    policies = load_policies(args)
+    agent = args.agent
+    if agent is None:
+        return lambda _server, _tool: True
+    hint = policies.hint_for(agent)
+    if hint:
+        err(hint)
+
+    def allowed(server: str, tool: str | None) -> bool:
+        if tool is None:
+            return policies.server_visible(agent, server)
+        return policies.tool_allowed(agent, server, tool)
+
+    return allowed
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
     config = load_config(args)
-    return asyncio.run(_tools(config, as_json=args.json))
+    allowed = _access(args)
+    return asyncio.run(_tools(config, allowed, as_json=args.json))
 
 
-async def _tools(config: GatewayConfig, *, as_json: bool) -> int:
+async def _tools(config: GatewayConfig, allowed: Allowed, *, as_json: bool) -> int:
     manager = ProxyManager(config)
     rows: list[dict[str, Any]] = []
     failed = False
-    names = [n for n, s in config.servers.items() if not s.disabled]
+    names = [n for n, s in config.servers.items() if not s.disabled and allowed(n, None)]
     err(f"Starting {len(names)} servers...")
 
     async def one(name: str) -> None:
         nonlocal failed
         try:
-            tools = await manager.get(name).list_tools()
+            tools = [t for t in await manager.get(name).list_tools() if allowed(name, t.name)]
         except BackendError as exc:
             failed = True
             err(f"  {name}: failed: {exc}")
@@ -157,6 +221,7 @@ async def _tools(config: GatewayConfig, *, as_json: bool) -> int:
 
 def cmd_call(args: argparse.Namespace) -> int:
     config = load_config(args)
+    allowed = _access(args)
     try:
         arguments = json.loads(args.args)
     except json.JSONDecodeError as exc:
@@ -165,18 +230,20 @@ def cmd_call(args: argparse.Namespace) -> int:
     if not isinstance(arguments, dict):
         err('error: --args must be a JSON object, like \'{"key": "value"}\'.')
         return 2
-    if args.server not in config.servers:
+    if args.server not in config.servers or not allowed(args.server, None):
         err(f"error: Unknown server {args.server!r} in {config.path}.")
         return 1
-    return asyncio.run(_call(config, args.server, args.tool, arguments))
+    return asyncio.run(_call(config, args.server, args.tool, arguments, allowed))
 
 
-async def _call(config: GatewayConfig, server: str, tool: str, arguments: dict[str, Any]) -> int:
+async def _call(
+    config: GatewayConfig, server: str, tool: str, arguments: dict[str, Any], allowed: Allowed
+) -> int:
     manager = ProxyManager(config)
     try:
         backend = manager.get(server)
         err(f"Starting {server}...")
-        if await backend.get_tool(tool) is None:
+        if not allowed(server, tool) or await backend.get_tool(tool) is None:
             err(
                 f"error: Unknown tool {tool!r} on server {server!r}. "
                 f"Run 'agent-gateway tools' to see its tools."
@@ -276,7 +343,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(32)
     digest = hashlib.sha256(token.encode()).hexdigest()
     out(f"token: {token}")
-    out(f"Paste into policies/{args.name}.toml (top level):")
+    out(f"Paste into policies/{args.name}.toml at the top, above the first [table]:")
     out(f'tokens_sha256 = ["{digest}"]')
     err("The token is shown once; the gateway stores only its SHA-256.")
     return 0

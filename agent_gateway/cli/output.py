@@ -23,9 +23,17 @@ def load_config(args: Any) -> GatewayConfig:
     return config
 
 
+def policies_path(args: Any) -> tuple[str, bool]:
+    """The policies folder for these arguments (next to the config by default), and if given."""
+    config = default_config_path(args.config, os.environ)
+    return default_policies_path(args.policies, os.environ, config)
+
+
 def load_policies(args: Any) -> PolicySet:
-    path, explicit = default_policies_path(args.policies, os.environ)
-    return PolicySet.from_dir(path, explicit=explicit)
+    """The policies; with ``--agent`` and no folder, an empty set (never open mode)."""
+    path, explicit = policies_path(args)
+    bound = getattr(args, "agent", None) is not None
+    return PolicySet.from_dir(path, explicit=explicit, agent_bound=bound)
 
 
 def out(text: str = "") -> None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:  # only a type: not subscriptable at runtime
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 from agent_gateway import __version__
 
 EPILOG = """\
 files:
   .mcp.json   servers: --config, else $AGENT_GATEWAY_CONFIG, else ./.mcp.json
-  policies/   per-agent access: --policies, else $AGENT_GATEWAY_POLICIES, else ./policies
-              (no policies folder and none given: open mode, everything visible)
+  policies/   per-agent access: --policies, else $AGENT_GATEWAY_POLICIES, else the
+              policies/ folder next to the config (never the working directory).
+              Open mode (everything visible) only with no folder, none given, no --agent.
 
 examples:
   agent-gateway serve                               # stdio, for an IDE's mcp.json
@@ -74,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
 
+    _add_check(sub)
+    _add_debug_commands(sub)
+    _add_file_commands(sub)
+    return parser
+
+
+def _add_check(sub: Subparsers) -> None:
     check = sub.add_parser(
         "check",
         help="validate the config and policies, list servers",
@@ -84,13 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--server")
     check.add_argument("--tool")
 
+
+def _add_debug_commands(sub: Subparsers) -> None:
+    """``tools`` and ``call``: talk to the downstream servers directly."""
     tools = sub.add_parser(
         "tools",
         help="start every server and list its tools",
         description="Connect to every enabled server directly and list "
-        "its tools (for debugging; no policies apply).",
+        "its tools (for debugging; with --agent, only what its policy allows).",
     )
     _add_files(tools)
+    tools.add_argument("--agent", help="list only what this agent's policy allows")
     tools.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     call = sub.add_parser(
@@ -99,10 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Call SERVER's TOOL directly and print the raw result.",
     )
     _add_files(call)
+    call.add_argument("--agent", help="apply this agent's policy (denied looks missing)")
     call.add_argument("server")
     call.add_argument("tool")
     call.add_argument("--args", default="{}", metavar="JSON", help="arguments as a JSON object")
 
+
+def _add_file_commands(sub: Subparsers) -> None:
+    """``init`` and ``token``: write starter files, make a bearer token."""
     init = sub.add_parser(
         "init",
         help="write a starter .mcp.json and policies/default.toml",
@@ -125,4 +145,3 @@ def build_parser() -> argparse.ArgumentParser:
         "to paste into policies/NAME.toml.",
     )
     token.add_argument("name")
-    return parser

@@ -2,8 +2,12 @@
 
 ``GatewayConfig.from_dict`` is pure (the environment is passed in);
 ``GatewayConfig.from_file`` reads the file and adds line/column to syntax
-errors. Problems that concern one server only (an unset variable) do not
-fail the file: that server carries an ``error`` and the others run.
+errors. IDEs launch the gateway from any folder, so relative paths resolve
+against the config file's folder (``base_dir``): a ``command`` holding a path
+separator (``./server.sh``, ``bin/x``; a bare ``npx`` stays a PATH lookup),
+a relative ``cwd``, and a stdio server's default working directory.
+Problems that concern one server only (an unset variable) do not fail the
+file: that server carries an ``error`` and the others run.
 """
 
 from __future__ import annotations
@@ -102,8 +106,12 @@ class GatewayConfig(BaseModel):
         *,
         environ: Mapping[str, str] | None = None,
         path: str | None = None,
+        base_dir: str | None = None,
     ) -> GatewayConfig:
-        """Validate parsed JSON. Pure: ``environ`` defaults to an empty mapping."""
+        """Validate parsed JSON. Pure: ``environ`` defaults to an empty mapping.
+
+        ``base_dir`` (the config's folder, absolute) anchors relative paths.
+        """
         env = environ if environ is not None else {}
         if not isinstance(data, dict):
             raise ConfigError(
@@ -132,7 +140,8 @@ class GatewayConfig(BaseModel):
             raise ConfigError(f"{key}: expected an object of server entries.", path=path)
         servers: dict[str, ServerSpec] = {}
         for name, raw in raw_servers.items():
-            servers[name] = _parse_server(key, name, raw, env, warnings, path)
+            spec = _parse_server(key, name, raw, env, warnings, path)
+            servers[name] = spec if base_dir is None else _anchor(spec, base_dir)
         return cls(path=path, servers=servers, warnings=tuple(warnings))
 
     @classmethod
@@ -162,7 +171,8 @@ class GatewayConfig(BaseModel):
             raise ConfigError(
                 f"key {duplicates[0]!r} appears twice in one object; keep one.", path=p
             )
-        return cls.from_dict(data, environ=os.environ if environ is None else environ, path=p)
+        env = os.environ if environ is None else environ
+        return cls.from_dict(data, environ=env, path=p, base_dir=config_dir(p))
 
 
 def _pairs(duplicates: list[str]) -> Any:
@@ -175,6 +185,24 @@ def _pairs(duplicates: list[str]) -> Any:
         return out
 
     return hook
+
+
+def config_dir(config_path: str) -> str:
+    """The absolute folder of the config file: the anchor of every relative path."""
+    return os.path.dirname(os.path.abspath(config_path))
+
+
+def _anchor(spec: ServerSpec, base_dir: str) -> ServerSpec:
+    """Resolve a stdio entry's relative ``command`` and ``cwd`` against ``base_dir``."""
+    entry = spec.entry
+    if not isinstance(entry, StdioEntry):
+        return spec
+    command = entry.command
+    if ("/" in command or os.sep in command) and not os.path.isabs(command):
+        command = os.path.normpath(os.path.join(base_dir, command))
+    cwd = os.path.normpath(os.path.join(base_dir, entry.cwd)) if entry.cwd else base_dir
+    anchored = entry.model_copy(update={"command": command, "cwd": cwd})
+    return spec.model_copy(update={"entry": anchored})
 
 
 def _parse_server(

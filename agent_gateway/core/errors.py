@@ -6,6 +6,7 @@
     ├── ConfigError            .mcp.json cannot be used (syntax, schema, path)
     ├── PolicyError            a file in policies/ cannot be used
     ├── IdentityError          a caller's identity is refused (spoofed agent_id, bad token)
+    │   └── DuplicateHeaderError   more than one Authorization header (HTTP 400)
     ├── QueryTooLongError      a search query over the length the gateway searches
     ├── NotFoundError          a server or tool the caller cannot see; the text depends
     │   ├── UnknownServerError   only on the name given, so a denied thing looks
@@ -45,6 +46,10 @@ class PolicyError(GatewayError):
 
 class IdentityError(GatewayError):
     """The caller's claimed identity is refused."""
+
+
+class DuplicateHeaderError(IdentityError):
+    """A request carries more than one ``Authorization`` header: ambiguous, refused."""
 
 
 class NotFoundError(GatewayError):

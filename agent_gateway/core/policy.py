@@ -3,7 +3,7 @@
 One file per agent, ``policies/NAME.toml`` (or ``NAME.json``, same schema);
 ``default.toml`` is the policy for callers with no identity. The rules:
 
-- Globs: ``*`` is any run of characters (also none), ``?`` exactly one, all
+- Globs (core/globs.py, linear-time): ``*`` is any run of characters, ``?`` exactly one, all
   else literal (``[``, ``.``); case-sensitive; the whole name must match.
 - Server S is visible iff some ``allow.servers`` glob matches S and no
   ``deny.servers`` glob does.
@@ -13,7 +13,8 @@ One file per agent, ``policies/NAME.toml`` (or ``NAME.json``, same schema);
   allows nothing. Deny always wins; a tool of an invisible server never passes.
 - Fail closed: an agent without a policy file, and a caller with no identity
   and no ``default.toml``, see nothing. Open mode (everything visible) only
-  when no policies path was given and ``./policies`` does not exist.
+  when no policies path was given, no ``policies/`` exists next to the
+  config, and no agent is bound (``--agent``).
 
 Every decision and every explanation of one goes through :func:`_evaluate`.
 Unknown keys are errors: a typo must never silently change access.
@@ -21,12 +22,10 @@ Unknown keys are errors: a typo must never silently change access.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-import json
+import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from agent_gateway.core.errors import PolicyError
+from agent_gateway.core.globs import MAX_NAME, glob_match
+from agent_gateway.core.policy_files import read_policy_file
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
-_TOML_AT_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-_TOML_END = " (at end of document)"
 _SUFFIXES = (".toml", ".json")
 
 
@@ -115,25 +114,6 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-@functools.lru_cache(maxsize=4096)
-def _glob_re(glob: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    for ch in glob:
-        if ch == "*":
-            if not parts or parts[-1] != ".*":  # runs of * collapse: no backtracking blowup
-                parts.append(".*")
-        elif ch == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def glob_match(glob: str, name: str) -> bool:
-    """True if ``glob`` matches all of ``name`` (``*``, ``?``, all else literal)."""
-    return _glob_re(glob).fullmatch(name) is not None
-
-
 def _first(globs: Iterable[str], name: str) -> str | None:
     return next((g for g in globs if glob_match(g, name)), None)
 
@@ -148,6 +128,9 @@ class Decision:
 
 def _evaluate(policy: Policy, server: str, tool: str | None) -> Decision:
     """THE decision: visibility of ``server`` (tool None) or access to ``tool``."""
+    for kind, name in (("server", server), ("tool", tool or "")):
+        if len(name) > MAX_NAME:
+            return Decision(False, f"denied: the {kind} name is over {MAX_NAME} characters")
     denied = _first(policy.deny.servers, server)
     if denied is not None:
         return Decision(False, f"denied: deny.servers {denied!r} matches {server!r}")
@@ -191,11 +174,15 @@ class PolicySet:
         open_mode: bool = False,
         path: str | None = None,
         explicit: bool = False,
+        absent: bool = False,
+        files: Mapping[str, str] | None = None,
     ) -> None:
         self.agents: Mapping[str, Policy] = MappingProxyType(dict(agents))
         self.open_mode = open_mode
         self.path = path
         self.explicit = explicit
+        self.absent = absent  # no folder, yet not open mode (an agent is bound)
+        self.files: Mapping[str, str] = MappingProxyType(dict(files or {}))  # agent -> file
 
     def __repr__(self) -> str:
         mode = "open" if self.open_mode else f"agents={sorted(self.agents)}"
@@ -226,21 +213,29 @@ class PolicySet:
         return cls(agents, path=path)
 
     @classmethod
-    def from_dir(cls, path: str, *, explicit: bool) -> PolicySet:
+    def from_dir(cls, path: str, *, explicit: bool, agent_bound: bool = False) -> PolicySet:
         """Load every policy file; raise the first problem found."""
-        policies, errors = cls.check_dir(path, explicit)
+        policies, errors = cls.check_dir(path, explicit, agent_bound=agent_bound)
         if errors or policies is None:
             raise errors[0]
         return policies
 
     @classmethod
-    def check_dir(cls, path: str, explicit: bool) -> tuple[PolicySet | None, list[PolicyError]]:
-        """Load every policy file, collecting every problem (for ``check``)."""
+    def check_dir(
+        cls, path: str, explicit: bool, *, agent_bound: bool = False
+    ) -> tuple[PolicySet | None, list[PolicyError]]:
+        """Load every policy file, collecting every problem (for ``check``).
+
+        A missing folder that was not given means open mode, unless an agent
+        is bound (``--agent``): then nobody has a policy, so it sees nothing.
+        """
         folder = Path(path)
         if not folder.exists():
             if explicit:
                 msg = f"policies folder not found: {path}. Create it or fix --policies."
                 return None, [PolicyError(msg)]
+            if agent_bound:
+                return cls({}, path=path, absent=True), []
             return cls.open(path), []
         if not folder.is_dir():
             return None, [PolicyError("is not a folder. Point --policies at a folder.", path=path)]
@@ -265,13 +260,13 @@ class PolicySet:
                 continue
             sources[agent] = name
             try:
-                agents[agent] = Policy.from_dict(_read_policy_file(file), path=name)
+                agents[agent] = Policy.from_dict(read_policy_file(file), path=name)
             except PolicyError as exc:
                 errors.append(exc)
         errors.extend(_token_clashes(agents, sources))
         if errors:
             return None, errors
-        return cls(agents, path=path, explicit=explicit), []
+        return cls(agents, path=path, explicit=explicit, files=sources), []
 
     def policy_for(self, agent: str | None) -> Policy | None:
         """The caller's policy; None means it sees nothing (fail closed)."""
@@ -304,9 +299,13 @@ class PolicySet:
         """The next step for an identified agent without a policy file."""
         if self.open_mode or agent is None or agent in self.agents:
             return None
-        return (
-            f"No policy for agent {agent!r}: create policies/{agent}.toml (see README, Policies)."
-        )
+        file = os.path.join(self.path, f"{agent}.toml") if self.path else f"policies/{agent}.toml"
+        return f"No policy for agent {agent!r}: create {file} (see README, Policies)."
+
+    @property
+    def token_agents(self) -> frozenset[str]:
+        """The agents whose policy lists ``tokens_sha256``: reachable only with a token."""
+        return frozenset(agent for agent, policy in self.agents.items() if policy.tokens_sha256)
 
     def agent_for_token(self, token: str) -> str | None:
         """The agent whose ``tokens_sha256`` lists this token's digest, else None."""
@@ -334,37 +333,15 @@ def _token_clashes(agents: Mapping[str, Policy], sources: Mapping[str, str]) -> 
     return errors
 
 
-def _read_policy_file(file: Path) -> Any:
-    name = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"cannot read the file: {exc}.", path=name) from exc
-    if file.suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
-            raise PolicyError(msg, path=name) from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(_toml_message(str(exc), text), path=name) from exc
+def default_policies_path(
+    explicit: str | None, environ: Mapping[str, str], config_path: str
+) -> tuple[str, bool]:
+    """``--policies``, else ``$AGENT_GATEWAY_POLICIES``, else ``policies/`` next to the config.
 
-
-def _toml_message(message: str, text: str) -> str:
-    """tomllib ends messages with "(at line N, column M)" or "(at end of document)"."""
-    at = _TOML_AT_RE.search(message)
-    if at is not None:
-        line, column, reason = at.group(1), at.group(2), message[: at.start()]
-    else:
-        lines = text.split("\n")
-        line, column = str(len(lines)), str(len(lines[-1]) + 1)
-        reason = message.removesuffix(_TOML_END)
-    return f"invalid TOML at line {line}, column {column}: {reason}."
-
-
-def default_policies_path(explicit: str | None, environ: Mapping[str, str]) -> tuple[str, bool]:
-    """``--policies``, else ``$AGENT_GATEWAY_POLICIES``, else ``./policies``; and if given."""
+    Never the working directory: IDEs launch the gateway from anywhere. Also
+    says whether the path was given (a given path that does not exist is an error).
+    """
     given = explicit or environ.get("AGENT_GATEWAY_POLICIES")
-    return (given, True) if given else ("policies", False)
+    if given:
+        return given, True
+    return os.path.join(os.path.dirname(os.path.abspath(config_path)), "policies"), False

@@ -23,6 +23,7 @@ import mcp_types
 from fastmcp import FastMCP
 
 from agent_gateway.core.errors import GatewayError
+from agent_gateway.core.identity import authorization_header
 from agent_gateway.front.gateway import Gateway
 
 CALL_TOOL = "call_tool"
@@ -63,14 +64,14 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
         if fields is None:
             return await slow(ctx, params)
         server, tool, arguments, agent_id = fields
-        authorization = None
+        raw: Any = ()
         if gateway.http:
             headers = getattr(getattr(ctx, "request", None), "headers", None)
-            if headers is None:
+            raw = getattr(headers, "raw", None)
+            if raw is None:
                 return await slow(ctx, params)
-            authorization = headers.get("authorization")
         try:
-            caller = gateway.caller_with(agent_id, authorization)
+            caller = gateway.caller_with(agent_id, authorization_header(raw))
             return await gateway.call_tool_raw(
                 caller, server, tool, arguments, ctx.session, ctx.request_id
             )

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import mcp_types
 from fastmcp import Context
 from fastmcp.exceptions import ToolError
-from fastmcp.server.dependencies import get_http_headers
+from fastmcp.server.dependencies import get_http_request
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from agent_gateway.audit import AuditLog
 from agent_gateway.core.errors import UnknownServerError, UnknownToolError
-from agent_gateway.core.identity import Caller, agent_for_bearer, resolve
+from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, rank, summary
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
@@ -123,7 +123,7 @@ class Gateway:
     def caller(self, agent_id: str | None) -> Caller:
         auth = None
         if self.launch_agent is None and self.http:
-            auth = get_http_headers(include={"authorization"}).get("authorization")
+            auth = authorization_header(_raw_headers())
         return self.caller_with(agent_id, auth)
 
     def caller_with(self, agent_id: str | None, authorization: str | None) -> Caller:
@@ -131,7 +131,12 @@ class Gateway:
         token_agent = None
         if self.launch_agent is None and self.http:
             token_agent = agent_for_bearer(self.policies, authorization)
-        return resolve(launch_agent=self.launch_agent, token_agent=token_agent, agent_id=agent_id)
+        return resolve(
+            launch_agent=self.launch_agent,
+            token_agent=token_agent,
+            agent_id=agent_id,
+            token_agents=self.policies.token_agents,
+        )
 
     def visible(self, caller: Caller) -> list[str]:
         return self.policies.visible_servers(caller.agent, self.manager.names())
@@ -334,6 +339,14 @@ def _passthrough(result: mcp_types.CallToolResult) -> ToolResult:
     )
     wrapped._raw_mcp_result = result
     return wrapped
+
+
+def _raw_headers() -> list[tuple[bytes, bytes]]:
+    """The current HTTP request's raw headers (none outside a request)."""
+    try:
+        return list(get_http_request().headers.raw)
+    except RuntimeError:
+        return []
 
 
 def _request_of(ctx: Context | None) -> tuple[Any, Any]:

@@ -5,6 +5,7 @@ A pure ASGI middleware in front of fastmcp's streamable-HTTP app:
   127.0.0.1, [::1], any port) and not listed with ``--allowed-host`` gets 403
   (DNS-rebinding protection);
 - ``GET /healthz`` answers 200 without auth;
+- a request with more than one ``Authorization`` header gets 400;
 - an ``Authorization: Bearer`` token that matches no agent gets 401, never a
   downgrade to "no identity".
 The decisions are pure functions, tested without a server.
@@ -19,8 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent_gateway.core.errors import IdentityError
-from agent_gateway.core.identity import agent_for_bearer
+from agent_gateway.core.errors import DuplicateHeaderError, IdentityError
+from agent_gateway.core.identity import agent_for_bearer, authorization_header
 from agent_gateway.core.policy import PolicySet
 
 logger = logging.getLogger("agent_gateway.http")
@@ -108,7 +109,12 @@ class GuardMiddleware:
             await _respond(send, 200, {"status": "ok"})
             return
         try:
-            agent_for_bearer(self.policies(), headers.get("authorization"))
+            authorization = authorization_header(scope["headers"])
+        except DuplicateHeaderError as exc:
+            await _respond(send, 400, {"error": str(exc)})
+            return
+        try:
+            agent_for_bearer(self.policies(), authorization)
         except IdentityError as exc:
             await _respond(
                 send,
