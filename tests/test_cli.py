@@ -269,18 +269,23 @@ def test_check_missing_explicit_policies_folder_exits_1(
 
 
 @pytest.mark.parametrize(
-    ("agent", "server", "tool", "rule"),
+    ("agent", "server", "tool", "rule", "exit_code"),
     [
-        ("backend", "postgres", "query", "allowed: allow.tools['postgres'] 'query' matches"),
-        ("backend", "postgres", "drop_table", "denied: deny.tools['*'] 'drop_*' matches"),
-        ("backend", "postgres", "vacuum", "denied: allow.tools['postgres'] lists no glob"),
-        ("backend", "prod-db", None, "denied: deny.servers 'prod-*' matches 'prod-db'"),
-        ("backend", "web-search", None, "allowed: allow.servers '*' matches 'web-search'"),
-        ("stranger", "postgres", None, "policies/stranger.toml"),
+        ("backend", "postgres", "query", "allowed: allow.tools['postgres'] 'query' matches", 0),
+        ("backend", "postgres", "drop_table", "denied: deny.tools['*'] 'drop_*' matches", 3),
+        ("backend", "postgres", "vacuum", "denied: allow.tools['postgres'] lists no glob", 3),
+        ("backend", "prod-db", None, "denied: deny.servers 'prod-*' matches 'prod-db'", 3),
+        ("backend", "web-search", None, "allowed: allow.servers '*' matches 'web-search'", 0),
+        ("stranger", "postgres", None, "policies/stranger.toml", 3),
     ],
 )
-def test_check_explains_one_decision(
-    capsys: pytest.CaptureFixture[str], agent: str, server: str, tool: str | None, rule: str
+def test_check_explains_one_decision_and_exits_3_when_denied(
+    capsys: pytest.CaptureFixture[str],
+    agent: str,
+    server: str,
+    tool: str | None,
+    rule: str,
+    exit_code: int,
 ) -> None:
     write_config({"postgres": echo_server(), "web-search": echo_server()})
     write_policy(
@@ -292,7 +297,7 @@ def test_check_explains_one_decision(
     if tool:
         argv += ["--tool", tool]
     code, out, err = run(capsys, *argv)
-    assert code == 0, err
+    assert code == exit_code, err
     assert rule in out.splitlines()[-1], out
 
 

@@ -49,6 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # ----- check ------------------------------------------------------------------------------
 
 
+DENIED = 3  # check --server: the decision is a denial (documented exit code)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     failed = False
     config_path = default_config_path(args.config, os.environ)
@@ -84,6 +87,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 1
         decision = policies.explain(args.agent, args.server, args.tool)
         out(decision.rule)
+        if not failed and not decision.allowed:
+            return DENIED
     return 1 if failed else 0
 
 

@@ -24,6 +24,9 @@ examples:
   agent-gateway check                               # validate config and policies
   agent-gateway tools                               # start every server, list tools
   agent-gateway call time get_current_time --args '{"timezone": "UTC"}'
+  agent-gateway check --agent reviewer --server github --tool delete_repo
+
+exit codes: 0 ok, 1 error (config, policies, a server), 2 usage, 3 denied (check --server)
 """
 
 
@@ -89,7 +92,8 @@ def _add_check(sub: Subparsers) -> None:
     check = sub.add_parser(
         "check",
         help="validate the config and policies, list servers",
-        description="Validate .mcp.json and policies/; exit 1 on any error.",
+        description="Validate .mcp.json and policies/; exit 1 on any error. With --server "
+        "(and --tool), explain one decision for --agent: exit 0 if allowed, 3 if denied.",
     )
     _add_files(check)
     check.add_argument("--agent", help="with --server (and --tool): explain the decision")
