@@ -40,7 +40,8 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
 
     @asynccontextmanager
     async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
-        gateway.manager.start_idle_reaper()
+        if expose == "meta":  # direct modes keep every visible server started: no idleTimeout
+            gateway.manager.start_idle_reaper()
         # Load the client side once the client's handshake is likely over:
         # at launch it would delay the very first answers.
         timer = asyncio.get_running_loop().call_later(WARM_AFTER, warm_imports)
