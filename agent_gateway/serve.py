@@ -48,7 +48,7 @@ async def serve(
     )
     reloader = Reloader(gateway, str(config.path), policies_path)
     gateway.background.append(reloader.run)
-    server = build_server(gateway, args.expose)
+    server = build_server(gateway, args.expose, args.list_wait)
 
     kwargs: dict[str, Any] = {"show_banner": False}
     if args.transport == "http":

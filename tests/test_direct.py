@@ -11,6 +11,7 @@ must answer exactly like a tool that does not exist.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from pathlib import Path
@@ -246,3 +247,22 @@ async def test_tools_whose_direct_names_would_collide_are_all_listed_and_each_ca
             assert name.startswith(f"{server}__{tool}"[:20]), (name, server, tool)
             reached.add((server, tool))
         assert reached == {(s, t) for s, ts in tools.items() for t in ts}
+
+
+@pytest.mark.anyio
+async def test_a_hidden_tool_takes_the_same_path_as_a_missing_one(tmp_path: Path) -> None:
+    """Looked up among what the caller may see only: a hidden name never reaches a server."""
+    audit = tmp_path / "audit.jsonl"
+    args = ["--expose", "direct", "--audit-log", str(audit)]
+    async with start_gateway(tmp_path, SERVERS, policies=POLICIES, args=args) as gw:
+        await tools_when_ready(gw)
+        ok = await gw.client.call_tool_mcp("a__echo", {"text": "x"})
+        assert not ok.is_error
+        lines = audit.read_text().splitlines()
+        assert [json.loads(line)["tool"] for line in lines] == ["echo"]
+        answers = []
+        for name in ["secret__echo", "nobody__echo", "a__crash", "a__nope"]:
+            answers.append(unknown_text(await gw.client.call_tool_mcp(name, {}), name))
+            # nothing was called, checked or recorded for it: as for a name never seen
+            assert audit.read_text().splitlines() == lines, name
+        assert answers == ["Unknown tool: 'NAME'"] * 4
