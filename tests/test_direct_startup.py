@@ -116,3 +116,4 @@ async def test_idle_timeout_does_not_stop_servers_in_direct_mode(
         again = await gw.client.call_tool_mcp("a__pid", {})
         assert int(again.content[0].text) == pid
         assert "Stopping idle server" not in gw.stderr()
+        assert "idleTimeout does not apply in direct mode: 'a' stay started." in gw.stderr()

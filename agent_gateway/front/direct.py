@@ -68,6 +68,12 @@ class DirectTools(Middleware):
         self._indexes: dict[str | None, tuple[PolicySet, int, ToolIndex]] = {}
         self._windows: weakref.WeakKeyDictionary[Backend, float] = weakref.WeakKeyDictionary()
         gateway.on_changed(self._changed)
+        idle = sorted(n for n, s in gateway.manager.config.servers.items() if s.entry.idle_timeout)
+        if idle:
+            logger.info(
+                "idleTimeout does not apply in direct mode: %s stay started.",
+                ", ".join(map(repr, idle)),
+            )
 
     def _changed(self) -> None:
         self._generation += 1
