@@ -43,7 +43,7 @@ async def serve(
     )
     reloader = Reloader(gateway, str(config.path), policies_path)
     gateway.background.append(reloader.run)
-    server = build_server(gateway, args.expose)
+    server = build_server(gateway, args.expose, args.list_wait)
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -114,8 +114,12 @@ class Gateway:
 def passed_env() -> dict[str, str]:
     """What a gateway child inherits from the test run: coverage, and PYTHONPATH (a worktree
     sharing a venv must run its own code, not the installed copy)."""
-    names = ("COVERAGE_PROCESS_START", "PYTHONPATH")
-    return {name: os.environ[name] for name in names if name in os.environ}
+    passed = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    }
+    if "COVERAGE_PROCESS_START" in os.environ:
+        passed["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
+    return passed
 
 
 @asynccontextmanager

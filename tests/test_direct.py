@@ -10,6 +10,8 @@ must answer exactly like a tool that does not exist.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import Gateway, echo_server, start_gateway
+from conftest import Gateway, await_until, echo_server, py_server, start_gateway
 
 from agent_gateway.core.names import MAX_NAME, direct_name
 
@@ -212,3 +214,55 @@ async def test_expose_both_has_meta_tools_and_direct_tools_that_match_get_tool(
         assert denied.is_error and "Unknown tool 'crash'" in denied.content[0].text
         servers = await gw.data("list_servers")
         assert [s["name"] for s in servers["servers"]] == ["a", LONG]
+
+
+@pytest.mark.anyio
+async def test_tools_whose_direct_names_would_collide_are_all_listed_and_each_calls_its_own(
+    tmp_path: Path,
+) -> None:
+    """``ops`` + ``_secret`` used to hash to the plain name of ``ops_`` + ``secret_<hash>``."""
+    digest = hashlib.sha256(b"ops\0_secret").hexdigest()[:10]
+    tools = {"ops": ["_secret", "run"], "ops_": [f"secret_{digest}", "run"]}
+    servers = {
+        name: py_server(
+            "many_tools_server.py", "--name", name, *[a for t in ts for a in ("--tool", t)]
+        )
+        for name, ts in tools.items()
+    }
+    async with start_gateway(tmp_path, servers, args=["--expose", "direct"]) as gw:
+        listed: list[str] = []
+
+        async def all_listed() -> bool:
+            listed[:] = [t.name for t in await gw.client.list_tools()]
+            return len(listed) >= 4
+
+        await await_until(all_listed, READY_TIMEOUT, "four direct tools")
+        assert len(listed) == len(set(listed)) == 4, listed
+        assert "ops__run" in listed and "ops___run" in listed
+        reached = set()
+        for name in listed:
+            result = await gw.client.call_tool_mcp(name, {"value": "v"})
+            assert not result.is_error, (name, result)
+            tool, server = result.content[0].text.removesuffix(": v").split(" on ")
+            assert name.startswith(f"{server}__{tool}"[:20]), (name, server, tool)
+            reached.add((server, tool))
+        assert reached == {(s, t) for s, ts in tools.items() for t in ts}
+
+
+@pytest.mark.anyio
+async def test_a_hidden_tool_takes_the_same_path_as_a_missing_one(tmp_path: Path) -> None:
+    """Looked up among what the caller may see only: a hidden name never reaches a server."""
+    audit = tmp_path / "audit.jsonl"
+    args = ["--expose", "direct", "--audit-log", str(audit)]
+    async with start_gateway(tmp_path, SERVERS, policies=POLICIES, args=args) as gw:
+        await tools_when_ready(gw)
+        ok = await gw.client.call_tool_mcp("a__echo", {"text": "x"})
+        assert not ok.is_error
+        lines = audit.read_text().splitlines()
+        assert [json.loads(line)["tool"] for line in lines] == ["echo"]
+        answers = []
+        for name in ["secret__echo", "nobody__echo", "a__crash", "a__nope"]:
+            answers.append(unknown_text(await gw.client.call_tool_mcp(name, {}), name))
+            # nothing was called, checked or recorded for it: as for a name never seen
+            assert audit.read_text().splitlines() == lines, name
+        assert answers == ["Unknown tool: 'NAME'"] * 4

@@ -332,3 +332,49 @@ async def test_a_server_hidden_by_a_policy_edit_stops_answering_by_its_direct_na
         # the visible server still answers
         hello = await gw.client.get_prompt_mcp("tools__greet", {"name": "Ada"})
         assert [m.content.text for m in hello.messages] == ["Hello, Ada!"]
+
+
+@pytest.mark.anyio
+async def test_a_hidden_prompt_takes_the_same_path_as_a_missing_one(tmp_path: Path) -> None:
+    """Both are looked up among the caller's visible prompts only; the hidden server is not asked.
+
+    ``docs`` is listed (so its prompts were seen), then hidden by a policy edit.
+    Getting ``docs__review`` must then do exactly what getting a name that never
+    existed does: the same requests to the visible server, none to ``docs``, the
+    same answer.
+    """
+    logs = {name: tmp_path / f"{name}.log" for name in ("docs", "tools")}
+    servers = {
+        name: py_server("resources_server.py", "--record", str(log)) for name, log in logs.items()
+    }
+    async with start_gateway(
+        tmp_path, servers, policies=POLICIES, args=["--expose", "direct"]
+    ) as gw:
+
+        async def listed() -> bool:
+            prompts = {p.name for p in await gw.client.list_prompts()}
+            return {"docs__review", "tools__review"} <= prompts
+
+        await await_until(listed, timeout=READY_TIMEOUT, what="docs' and tools' prompts")
+        (tmp_path / "policies" / "default.toml").write_text(
+            POLICIES["default"].replace('servers = ["secret"]', 'servers = ["secret", "docs"]')
+        )
+
+        async def docs_gone() -> bool:
+            prompts = {p.name for p in await gw.client.list_prompts()}
+            return "tools__review" in prompts and "docs__review" not in prompts
+
+        await await_until(docs_gone, what="docs' prompts to be unlisted after the policy edit")
+
+        def requests() -> dict[str, list[str]]:
+            return {name: log.read_text().splitlines() for name, log in logs.items()}
+
+        answers, effects = [], []
+        for name in ["docs__review", "nobody__review"]:
+            before = requests()
+            answers.append(await prompt_error(gw, name, {"code": "x"}))
+            after = requests()
+            effects.append({s: after[s][len(before[s]) :] for s in logs})
+        assert answers == ["Unknown prompt: 'NAME'"] * 2
+        assert effects[0] == effects[1], effects
+        assert effects[0]["docs"] == []

@@ -18,7 +18,7 @@ from typing import Any
 
 import mcp_types
 import pytest
-from conftest import PY, SERVERS, await_until, echo_server, write_config, write_policies
+from conftest import PY, REPO, SERVERS, await_until, echo_server, write_config, write_policies
 from fastmcp import Client
 from fastmcp.client.messages import MessageHandler
 from mcp.client.subscriptions import ToolsListChanged, listen
@@ -87,7 +87,7 @@ async def connect(
     argv = ["-m", "agent_gateway", "serve", "--config", str(config), "--log-level", "debug"]
     if policies is not None:
         argv += ["--policies", str(write_policies(folder, policies))]
-    env = {"PYTHONUNBUFFERED": "1"}
+    env = {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}  # this checkout's code
     if "COVERAGE_PROCESS_START" in os.environ:
         env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], env, str(folder))
@@ -118,7 +118,8 @@ async def test_direct_mode_tells_the_client_when_a_server_becomes_ready(tmp_path
     gate_script.write_text(GATE)
     gate = tmp_path / "go"
     slow = {"command": PY, "args": [str(gate_script), str(gate), str(SERVERS / "echo_server.py")]}
-    async with connect(tmp_path, {"echo": slow}, mode="legacy", args=["--expose", "direct"]) as gw:
+    args = ["--expose", "direct", "--list-wait", "0"]  # a first list does not wait for it
+    async with connect(tmp_path, {"echo": slow}, mode="legacy", args=args) as gw:
         assert await gw.direct_tools() == set()  # held back: not ready yet
         gw.changes.event.clear()
 

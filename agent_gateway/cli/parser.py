@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["meta", "direct", "both"],
         help="meta: the five meta-tools; direct: downstream tools as SERVER__TOOL; both",
     )
+    serve.add_argument(
+        "--list-wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="direct/both: how long a first tools/list waits for servers still starting",
+    )
     serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
 
     _add_check(sub)

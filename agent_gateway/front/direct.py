@@ -1,35 +1,30 @@
-"""Direct mode: downstream tools, resources and prompts, namespaced, policy-filtered per caller.
+"""Direct mode: downstream tools named ``{server}__{tool}``, policy-filtered per caller.
 
-Tools and prompts are exposed as ``{server}__{name}``. Names longer than 64
-characters (or ambiguous ones, see :func:`direct_name`) are cut and given a
-stable hash suffix of the (server, name) pair, so nothing is dropped and two
-never share a name. Routing looks the name up in an index (never splits on
-``__``: a server may end in ``_``).
-
-Resources and resource templates keep their downstream name namespaced the
-same way, and get the URI ``agw://{server}/{downstream uri}`` (see
-:func:`direct_uri`): the downstream URI (or URI template) follows the server
-name verbatim, not re-encoded. Server names hold no ``/`` (nor ``{``, ``}``),
-so reading splits at the first ``/`` after ``agw://`` and gets back exactly
-(server, downstream uri). For a template, the prefix is literal text, so an
-RFC 6570 expansion of ``agw://{server}/`` + T is ``agw://{server}/`` + the
-expansion of T: a URI built from a listed template routes like a listed one.
-A read result is the downstream's own, except that each item's ``uri`` is
-namespaced the same way (the URI the caller can read it by again) and the
-downstream's cache hints are dropped.
+Names (core/names.py) are ``server__tool``, or, when that is longer than 64
+characters, ambiguous or could be read as a hashed name, a readable prefix
+and a stable hash of the (server, tool) pair; names are unique over the
+caller's visible set (:func:`direct_names`), so nothing is dropped and two
+tools never share a name. Routing looks the name up in an index (never
+splits on ``__``: a server may end in ``_``). Resources and prompts:
+direct_resources.py.
 
 Policy: a tool the caller may not see is neither listed nor callable by its
-direct name; it answers exactly like a missing tool. Resources, resource
-templates and prompts follow server visibility only (the tool rules do not
-apply to them): a server the caller may not see contributes none, and
-reading or getting one of its items by its namespaced URI or name answers
-exactly like a missing resource or prompt. A namespaced URI the downstream
-itself reports as missing answers the same way.
+direct name; it answers exactly like a missing tool. Names are looked up only
+in the caller's own index, built from its visible servers and allowed tools
+first, never in a shared one and then checked: a hidden tool and a missing
+one take the same path, and a hidden server is never asked.
 
-Tools are cached per session (backend.py). Resources, templates and prompts
-are fetched on each list request from the caller's visible servers that are
-running, in parallel, each bounded by ``LIST_TIMEOUT``; a failing server is
-skipped, and one that does not offer resources or prompts has none.
+Tools are cached per session (backend.py); each caller's index of them is
+kept until something changes (then rebuilt), and rebuilt before a name is
+given up on.
+
+Servers still starting (for clients that list once and ignore
+``list_changed``): a ``tools/list`` waits for the caller's visible servers
+that are starting, but one server's start holds lists up for at most
+``list_wait`` seconds in all, counted from the first list that waited for it.
+A call to a direct name not in the caller's index waits for the visible
+starting servers that could own it (each up to its ``startupTimeout``), then
+looks again. ``idleTimeout`` does not apply in direct mode (server.py).
 """
 
 from __future__ import annotations
@@ -37,57 +32,119 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+import time
+import weakref
+from collections.abc import Sequence
 
 import mcp_types
-from fastmcp.exceptions import NotFoundError, PromptError, ResourceError, ToolError
-from fastmcp.prompts.base import Prompt, PromptResult
-from fastmcp.resources.base import Resource, ResourceResult
-from fastmcp.resources.template import ResourceTemplate
+from fastmcp.exceptions import NotFoundError, ToolError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 
 from agent_gateway.core import errors
 from agent_gateway.core.errors import GatewayError
-from agent_gateway.core.names import (
-    SEP,
-    direct_name,
-    split_direct_uri,
-)
+from agent_gateway.core.identity import Caller
+from agent_gateway.core.names import could_name, direct_names, is_direct_name
+from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.backend import Backend, State
-from agent_gateway.front.direct_items import (
-    DirectPrompt,
-    DirectResource,
-    DirectResourceTemplate,
-    PassthroughPromptResult,
-    PassthroughResourceResult,
-    to_front_tool,
-)
+from agent_gateway.front.direct_items import to_front_tool
 from agent_gateway.front.gateway import Gateway
 
 logger = logging.getLogger("agent_gateway.front.direct")
 
 RETRY_POLL = 1.0
-LIST_TIMEOUT = 5.0  # seconds one server may take to list its resources or prompts
+LIST_WAIT = 5.0  # seconds a server's start may hold up tools/list (serve --list-wait)
 
-T = TypeVar("T")
+ToolIndex = dict[str, tuple[str, mcp_types.Tool]]  # direct name -> (server, tool)
 
 
 class DirectTools(Middleware):
-    """Adds the caller's downstream tools, resources and prompts to the lists; routes their use."""
+    """Adds the caller's downstream tools to tools/list; routes calls to them."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, list_wait: float = LIST_WAIT) -> None:
         self.gateway = gateway
-        self.index: dict[str, tuple[str, str]] = {}
-        self.prompt_index: dict[str, tuple[str, str]] = {}
+        self.list_wait = max(0.0, list_wait)
+        self._generation = 0  # bumped on every change: cached indexes are then rebuilt
+        self._indexes: dict[str | None, tuple[PolicySet, int, ToolIndex]] = {}
+        self._windows: weakref.WeakKeyDictionary[Backend, float] = weakref.WeakKeyDictionary()
+        gateway.on_changed(self._changed)
+        idle = sorted(n for n, s in gateway.manager.config.servers.items() if s.entry.idle_timeout)
+        if idle:
+            logger.info(
+                "idleTimeout does not apply in direct mode: %s stay started.",
+                ", ".join(map(repr, idle)),
+            )
 
-    def _rebuild(self) -> None:
-        index: dict[str, tuple[str, str]] = {}
-        for name, backend in self.gateway.manager.backends.items():
-            for tool in backend.cached_tools() or ():
-                index[direct_name(name, tool.name)] = (name, tool.name)
-        self.index = index
+    def _changed(self) -> None:
+        self._generation += 1
+
+    def _caller(self) -> Caller | None:
+        try:
+            return self.gateway.caller(None)
+        except GatewayError:
+            return None
+
+    def _tools_of(self, caller: Caller, *, fresh: bool = False) -> ToolIndex:
+        """Direct name -> (server, tool) over the tools this caller may see and call."""
+        policies = self.gateway.policies
+        cached = self._indexes.get(caller.agent)
+        if (
+            not fresh
+            and cached is not None
+            and cached[0] is policies
+            and cached[1] == self._generation
+        ):
+            return cached[2]
+        generation = self._generation
+        found: dict[tuple[str, str], mcp_types.Tool] = {}
+        for server in self.gateway.visible(caller):
+            for tool in self.gateway.manager.backends[server].cached_tools() or ():
+                if policies.tool_allowed(caller.agent, server, tool.name):
+                    found[(server, tool.name)] = tool
+        index = {name: (pair[0], found[pair]) for name, pair in direct_names(found).items()}
+        self._indexes[caller.agent] = (policies, generation, index)
+        return index
+
+    async def _wait_for_starting(self, caller: Caller) -> None:
+        """Wait for the caller's visible servers still starting, within their list windows."""
+        now = time.monotonic()
+        waits: dict[str, float] = {}
+        for server in self.gateway.visible(caller):
+            backend = self.gateway.manager.backends[server]
+            if _starting(backend):
+                deadline = self._windows.setdefault(backend, now + self.list_wait)
+                if deadline > now:
+                    waits[server] = deadline - now
+        if waits:
+            logger.debug(
+                "tools/list waits up to %.1fs for %s, still starting.",
+                max(waits.values()),
+                ", ".join(map(repr, waits)),
+            )
+            backends = self.gateway.manager.backends
+            await asyncio.gather(*(_ready(backends[s], t) for s, t in waits.items()))
+
+    async def _route(self, caller: Caller, name: str) -> tuple[str, str] | None:
+        """The (server, tool) a direct name stands for, among what the caller may call."""
+        found = self._tools_of(caller).get(name)
+        if found is None:  # not listed yet, or changed since: look again
+            found = self._tools_of(caller, fresh=True).get(name)
+        if found is None:  # perhaps a tool of a server still starting: wait for those
+            backends = self.gateway.manager.backends
+            owners = [
+                backends[s]
+                for s in self.gateway.visible(caller)
+                if could_name(s, name) and _starting(backends[s])
+            ]
+            if owners:
+                logger.debug(
+                    "Calling %r waits for %s, still starting.",
+                    name,
+                    ", ".join(repr(b.name) for b in owners),
+                )
+                await asyncio.gather(*(_ready(b, b.spec.entry.startup_timeout) for b in owners))
+                found = self._tools_of(caller, fresh=True).get(name)
+        return None if found is None else (found[0], found[1].name)
 
     async def on_list_tools(
         self,
@@ -95,17 +152,12 @@ class DirectTools(Middleware):
         call_next: CallNext[mcp_types.ListToolsRequest, Sequence[Tool]],
     ) -> Sequence[Tool]:
         tools = list(await call_next(context))
-        try:
-            caller = self.gateway.caller(None)
-        except GatewayError:
+        caller = self._caller()
+        if caller is None:
             return tools
-        policies = self.gateway.policies
-        for server in self.gateway.visible(caller):
-            backend = self.gateway.manager.backends[server]
-            for tool in backend.cached_tools() or ():
-                if policies.tool_allowed(caller.agent, server, tool.name):
-                    tools.append(to_front_tool(direct_name(server, tool.name), tool))
-        self._rebuild()
+        await self._wait_for_starting(caller)
+        index = self._tools_of(caller, fresh=True)
+        tools.extend(to_front_tool(name, tool) for name, (_, tool) in index.items())
         return tools
 
     async def on_call_tool(
@@ -114,12 +166,10 @@ class DirectTools(Middleware):
         call_next: CallNext[mcp_types.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
         name = context.message.name
-        target = self.index.get(name)
-        if target is None and SEP in name:
-            self._rebuild()
-            target = self.index.get(name)
+        caller = self._caller() if is_direct_name(name) else None
+        target = None if caller is None else await self._route(caller, name)
         if target is None:
-            return await call_next(context)
+            return await call_next(context)  # answers as fastmcp does for a missing tool
         server, tool = target
         try:
             return await self.gateway.call_tool(
@@ -130,121 +180,40 @@ class DirectTools(Middleware):
                 context.fastmcp_context,
             )
         except GatewayError as exc:
-            if isinstance(exc, GatewayError) and "Unknown" in type(exc).__name__:
+            if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown tool: {name!r}") from exc
             raise ToolError(str(exc)) from exc
 
-    # ----- resources and prompts ---------------------------------------------------------
 
-    def _backend(self, server: str) -> Backend:
-        """The server's backend if this caller may see it; else the unknown-server error."""
-        return self.gateway.backend(self.gateway.caller(None), server)
+def _starting(backend: Backend) -> bool:
+    """Is this server starting (or about to be), so that its tools are not known yet?"""
+    state = backend.state
+    if state is State.READY:
+        return backend.cached_tools() is None
+    return state in (State.IDLE, State.CONNECTING)
 
-    async def _collect(
-        self, what: str, fetch: Callable[[Backend], Awaitable[list[T]]]
-    ) -> list[tuple[str, T]]:
-        """(server, item) for every item the caller's visible, running servers list."""
-        try:
-            caller = self.gateway.caller(None)
-        except GatewayError:
-            return []
-        backends = self.gateway.manager.backends
-        running = [
-            b
-            for s in self.gateway.visible(caller)
-            if (b := backends.get(s)) is not None and b.state is State.READY
-        ]
 
-        async def one(backend: Backend) -> list[tuple[str, T]]:
-            try:
-                items = await asyncio.wait_for(fetch(backend), LIST_TIMEOUT)
-            except (GatewayError, TimeoutError) as exc:
-                logger.warning("Skipping the %s of server %r: %s", what, backend.name, exc)
-                return []
-            return [(backend.name, item) for item in items]
+_waiting: set[asyncio.Task[list[mcp_types.Tool]]] = set()  # starts being waited for
 
-        found = await asyncio.gather(*(one(b) for b in running))
-        return [pair for pairs in found for pair in pairs]
 
-    async def on_list_resources(
-        self,
-        context: MiddlewareContext[mcp_types.ListResourcesRequest],
-        call_next: CallNext[mcp_types.ListResourcesRequest, Sequence[Resource]],
-    ) -> Sequence[Resource]:
-        resources = list(await call_next(context))
-        for server, resource in await self._collect("resources", Backend.list_resources):
-            resources.append(DirectResource.of(server, resource))
-        return resources
+async def _ready(backend: Backend, bound: float) -> None:
+    """Wait up to ``bound`` seconds for a server's tools; its start goes on after that.
 
-    async def on_list_resource_templates(
-        self,
-        context: MiddlewareContext[mcp_types.ListResourceTemplatesRequest],
-        call_next: CallNext[mcp_types.ListResourceTemplatesRequest, Sequence[ResourceTemplate]],
-    ) -> Sequence[ResourceTemplate]:
-        templates = list(await call_next(context))
-        found = await self._collect("resource templates", Backend.list_resource_templates)
-        for server, template in found:
-            templates.append(DirectResourceTemplate.of(server, template))
-        return templates
+    Not ``wait_for``: a timeout must not cancel the start (others may wait for
+    it too, and start_all would only begin it again).
+    """
+    task = asyncio.ensure_future(backend.list_tools())
+    _waiting.add(task)
+    task.add_done_callback(_settled)
+    await asyncio.wait({task}, timeout=bound)
 
-    async def on_read_resource(
-        self,
-        context: MiddlewareContext[mcp_types.ReadResourceRequestParams],
-        call_next: CallNext[mcp_types.ReadResourceRequestParams, ResourceResult],
-    ) -> ResourceResult:
-        uri = str(context.message.uri)
-        target = split_direct_uri(uri)
-        if target is None:
-            return await call_next(context)
-        server, downstream_uri = target
-        try:
-            result = await self._backend(server).read_resource(downstream_uri)
-        except GatewayError as exc:
-            if isinstance(exc, errors.NotFoundError):
-                raise NotFoundError(f"Unknown resource: {uri!r}") from exc
-            raise ResourceError(str(exc), log_level=logging.DEBUG) from exc
-        if result is None:
-            raise NotFoundError(f"Unknown resource: {uri!r}")
-        return PassthroughResourceResult.of(server, result)
 
-    async def _list_prompts(self) -> list[tuple[str, mcp_types.Prompt]]:
-        """The caller's prompts as (direct name, prompt); remembers where each name routes."""
-        named = []
-        for server, prompt in await self._collect("prompts", Backend.list_prompts):
-            name = direct_name(server, prompt.name)
-            self.prompt_index[name] = (server, prompt.name)
-            named.append((name, prompt))
-        return named
-
-    async def on_list_prompts(
-        self,
-        context: MiddlewareContext[mcp_types.ListPromptsRequest],
-        call_next: CallNext[mcp_types.ListPromptsRequest, Sequence[Prompt]],
-    ) -> Sequence[Prompt]:
-        prompts = list(await call_next(context))
-        prompts.extend(DirectPrompt.of(name, prompt) for name, prompt in await self._list_prompts())
-        return prompts
-
-    async def on_get_prompt(
-        self,
-        context: MiddlewareContext[mcp_types.GetPromptRequestParams],
-        call_next: CallNext[mcp_types.GetPromptRequestParams, PromptResult],
-    ) -> PromptResult:
-        name = context.message.name
-        target = self.prompt_index.get(name)
-        if target is None and SEP in name:
-            await self._list_prompts()  # not listed yet (or since a restart or reload)
-            target = self.prompt_index.get(name)
-        if target is None:
-            return await call_next(context)  # answers as fastmcp does for a missing prompt
-        server, prompt = target
-        try:
-            result = await self._backend(server).get_prompt(prompt, context.message.arguments)
-        except GatewayError as exc:
-            if isinstance(exc, errors.NotFoundError):
-                raise NotFoundError(f"Unknown prompt: {name!r}") from exc
-            raise PromptError(str(exc), log_level=logging.DEBUG) from exc
-        return PassthroughPromptResult.of(result)
+def _settled(task: asyncio.Task[list[mcp_types.Tool]]) -> None:
+    _waiting.discard(task)
+    exc = None if task.cancelled() else task.exception()
+    # A failed start is recorded and logged by the backend; anything else is a surprise.
+    if exc is not None and not isinstance(exc, GatewayError):
+        logger.error("Waiting for a server to start failed unexpectedly.", exc_info=exc)
 
 
 async def start_all(gateway: Gateway, stop: asyncio.Event) -> None:

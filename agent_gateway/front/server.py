@@ -35,12 +35,18 @@ def _tool_error(exc: GatewayError) -> ToolError:
     return ToolError(str(exc), log_level=logging.DEBUG)
 
 
-def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
-    """The FastMCP front server: meta-tools, direct tools, or both (``expose``)."""
+def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0) -> FastMCP[Any]:
+    """The FastMCP front server: meta-tools, direct tools, or both (``expose``).
+
+    In direct and both modes every visible server is kept started (its tools
+    are listed), so ``idleTimeout`` does not apply; a first ``tools/list`` waits
+    up to ``list_wait`` seconds for servers still starting.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastMCP[Any]) -> AsyncIterator[None]:
-        gateway.manager.start_idle_reaper()
+        if expose == "meta":
+            gateway.manager.start_idle_reaper()
         # Load the client side once the client's handshake is likely over:
         # at launch it would delay the very first answers.
         timer = asyncio.get_running_loop().call_later(WARM_AFTER, warm_imports)
@@ -73,8 +79,10 @@ def build_server(gateway: Gateway, expose: str = "meta") -> FastMCP[Any]:
     install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
     if expose != "meta":
         from agent_gateway.front.direct import DirectTools, start_all
+        from agent_gateway.front.direct_resources import DirectResources
 
-        mcp.add_middleware(DirectTools(gateway))
+        mcp.add_middleware(DirectTools(gateway, list_wait))
+        mcp.add_middleware(DirectResources(gateway))
         gateway.background.append(lambda stop: start_all(gateway, stop))
     if expose != "direct":
         _add_meta_tools(mcp, gateway)

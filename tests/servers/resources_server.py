@@ -3,6 +3,8 @@
     python tests/servers/resources_server.py           resources, template, prompts
     python tests/servers/resources_server.py --bare    one tool only: no resources or
                                                        prompts capability at all
+    ... --record PATH                                  append each request's method (and
+                                                       the prompt's name) to PATH
 
 Resources: ``docs://readme`` (markdown text), ``data://config.json`` (JSON text),
 ``img://pixel.png`` (a PNG blob). Template: ``greet://{name}``. Prompts:
@@ -14,10 +16,12 @@ with ``_``).
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from fastmcp import FastMCP
 from fastmcp.prompts import Message, PromptResult
 from fastmcp.resources import ResourceContent, ResourceResult
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
 # A valid 1x1 transparent RGBA PNG (68 bytes).
 PNG_1X1 = (
@@ -36,8 +40,23 @@ UNSUPPORTED = (
 )
 
 
-def build_server(name: str, bare: bool) -> FastMCP:
-    mcp = FastMCP(name)
+class Recorder(Middleware):
+    """Appends one line per request to a file, before answering it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def on_request(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        name = getattr(context.message, "name", None)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(f"{context.method} {name or ''}".rstrip() + "\n")
+        return await call_next(context)
+
+
+def build_server(name: str, bare: bool, record: str | None = None) -> FastMCP:
+    mcp = FastMCP(name, middleware=[Recorder(record)] if record else [])
 
     @mcp.tool
     def ping() -> str:
@@ -93,8 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", default="resources")
     parser.add_argument("--bare", action="store_true")
+    parser.add_argument("--record", metavar="PATH", help="append each request's method to PATH")
     args = parser.parse_args()
-    build_server(args.name, args.bare).run(show_banner=False, log_level="WARNING")
+    build_server(args.name, args.bare, args.record).run(show_banner=False, log_level="WARNING")
 
 
 if __name__ == "__main__":
