@@ -129,7 +129,9 @@ async def start_gateway(
         argv += ["--policies", str(write_policies(folder, policies))]
     elif not open_mode:
         argv += ["--policies", str(folder / "policies")]
-    child_env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+    # The gateway imports the code under test (this checkout), not whatever the venv installed.
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    child_env = {"PYTHONUNBUFFERED": "1", "PYTHONPATH": pythonpath, **(env or {})}
     if "COVERAGE_PROCESS_START" in os.environ:
         child_env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))
