@@ -41,8 +41,13 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# The end-to-end tests that go through call_tool, once more with the fast route off
+# (fastmcp's own tools/call route): both routes must keep the same contract. About 80 s.
+SLOW_ROUTE_TESTS := tests/test_gateway.py tests/test_access_e2e.py tests/test_http_e2e.py
+
 pytest:
 	$(BIN)/pytest -q
+	AGENT_GATEWAY_FAST_ROUTE=0 $(BIN)/pytest -q $(SLOW_ROUTE_TESTS)
 
 test: install-test lint typecheck pytest
 

@@ -30,6 +30,9 @@ PY = sys.executable
 BIN = Path(sys.executable).parent
 MCP_TIME = BIN / "mcp-server-time"
 EVERYTHING = REPO / "tests" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
+# Passed on to the gateways tests start (`make test` runs the e2e tests again with the
+# fast route off): see agent_gateway/front/fastpath.py and agent_gateway/compat.py.
+ROUTE_SWITCHES = ("AGENT_GATEWAY_FAST_ROUTE", "AGENT_GATEWAY_COMPAT_OFF")
 
 
 @pytest.fixture
@@ -132,8 +135,9 @@ async def start_gateway(
     # The gateway imports the code under test (this checkout), not whatever the venv installed.
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     child_env = {"PYTHONUNBUFFERED": "1", "PYTHONPATH": pythonpath, **(env or {})}
-    if "COVERAGE_PROCESS_START" in os.environ:
-        child_env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
+    for name in ("COVERAGE_PROCESS_START", *ROUTE_SWITCHES):
+        if name in os.environ and name not in child_env:
+            child_env[name] = os.environ[name]
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))
     client: Client[Any] = Client(transport, mode=mode, timeout=60)
     try:

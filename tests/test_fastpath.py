@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from conftest import echo_server, py_server, start_gateway
 
@@ -93,6 +94,7 @@ async def test_a_well_formed_call_tool_never_enters_fastmcps_pipeline(tmp_path: 
 
 # ----- the fast route keeps the slow route's contract ---------------------------------
 
+FAST_ROUTE_ON = {"AGENT_GATEWAY_FAST_ROUTE": "1"}  # whatever the test run's own setting
 FAST_ROUTE_OFF = {"AGENT_GATEWAY_FAST_ROUTE": "0"}
 
 # (server, tool, arguments): one call per kind of answer the contract covers.
@@ -133,12 +135,19 @@ async def _answers(folder: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     return answers
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(120)
 async def test_the_fast_and_slow_routes_answer_every_kind_of_call_identically(
     tmp_path: Path,
 ) -> None:
-    fast = await _answers(tmp_path / "fast", {})
-    slow = await _answers(tmp_path / "slow", FAST_ROUTE_OFF)
+    answers: dict[str, list[dict[str, Any]]] = {}
+
+    async def run(name: str, env: dict[str, str]) -> None:
+        answers[name] = await _answers(tmp_path / name, env)
+
+    async with anyio.create_task_group() as both:
+        both.start_soon(run, "fast", FAST_ROUTE_ON)
+        both.start_soon(run, "slow", FAST_ROUTE_OFF)
+    fast, slow = answers["fast"], answers["slow"]
     for call, f, s in zip(PARITY_CALLS, fast, slow, strict=True):
         assert f == s, f"{call}: fast route {f} != slow route {s}"
     by_call = dict(zip([c[:2] for c in PARITY_CALLS], fast, strict=False))

@@ -12,6 +12,12 @@ Anything it is not sure about goes the usual way: other tools, and arguments
 of the wrong shape (so fastmcp's validation message stays the one callers
 see). Over HTTP the caller's ``Authorization`` header comes from the SDK's
 request context; without one there, the usual way too.
+
+A result it cannot relay (invalid, or a kind the gateway does not carry) is
+caught where both routes check it (``checked_wire``), and an exception
+inside the call becomes one error naming the server (``Gateway``), so the
+caller gets the same tool error either way. ``AGENT_GATEWAY_FAST_ROUTE=0``
+turns this route off; ``make test`` runs the end-to-end tests again that way.
 """
 
 from __future__ import annotations
