@@ -191,3 +191,17 @@ async def test_a_gateway_with_every_private_access_off_still_serves_and_relays(
         servers = await gw.data("list_servers")
         assert [s["name"] for s in servers["servers"]] == ["a"]
         assert "AGENT_GATEWAY_COMPAT_OFF" not in os.environ  # only the gateway had it
+
+
+def test_every_private_access_in_compat_names_a_canary_that_exists() -> None:
+    import re
+    import sys
+
+    doc = compat.__doc__ or ""
+    named = re.findall(r"Canary: (test_\w+)", doc)
+    entries = re.findall(r"^- ``(\w+)``", doc, flags=re.MULTILINE)
+    assert sorted(entries) == sorted(compat.PRIVATE), "compat's docstring lists each access"
+    assert len(named) == len(compat.PRIVATE)
+    here = sys.modules[__name__]
+    missing = [name for name in named if not callable(getattr(here, name, None))]
+    assert missing == [], f"compat's docstring names canaries that do not exist: {missing}"
