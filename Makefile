@@ -41,8 +41,16 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# The end-to-end tests that go through call_tool (results of every kind, progress and
+# logs, policies, identities, both eras, HTTP), once more with the fast route off
+# (fastmcp's own tools/call route): both routes must keep the same contract.
+SLOW_ROUTE_TESTS := tests/test_gateway.py tests/test_access_e2e.py tests/test_http_e2e.py
+SLOW_ROUTE_ONLY := meta_tools_end_to_end or everything_server or alice or declared_unknown \
+	or both_eras_list_and_call or bearer_token_binds
+
 pytest:
 	$(BIN)/pytest -q
+	AGENT_GATEWAY_FAST_ROUTE=0 $(BIN)/pytest -q $(SLOW_ROUTE_TESTS) -k "$(SLOW_ROUTE_ONLY)"
 
 test: install-test lint typecheck pytest
 

@@ -30,6 +30,9 @@ PY = sys.executable
 BIN = Path(sys.executable).parent
 MCP_TIME = BIN / "mcp-server-time"
 EVERYTHING = REPO / "tests" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
+# Passed on to the gateways tests start (`make test` runs the e2e tests again with the
+# fast route off): see agent_gateway/front/fastpath.py and agent_gateway/compat.py.
+ROUTE_SWITCHES = ("AGENT_GATEWAY_FAST_ROUTE", "AGENT_GATEWAY_COMPAT_OFF")
 
 
 @pytest.fixture
@@ -117,8 +120,9 @@ def passed_env() -> dict[str, str]:
     passed = {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     }
-    if "COVERAGE_PROCESS_START" in os.environ:
-        passed["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
+    for name in ("COVERAGE_PROCESS_START", *ROUTE_SWITCHES):
+        if name in os.environ:
+            passed[name] = os.environ[name]
     return passed
 
 
@@ -140,8 +144,7 @@ async def start_gateway(
         argv += ["--policies", str(write_policies(folder, policies))]
     elif not open_mode:
         argv += ["--policies", str(folder / "policies")]
-    child_env = {"PYTHONUNBUFFERED": "1", **(env or {})}
-    child_env.update(passed_env())
+    child_env = {"PYTHONUNBUFFERED": "1", **passed_env(), **(env or {})}
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))
     client: Client[Any] = Client(transport, mode=mode, timeout=60)
     try:

@@ -359,18 +359,25 @@ async def test_manager_is_lazy_reports_failures_per_server_and_closes_them_all(
 # ----- wire results (the fast route) ---------------------------------------------------------
 
 
-def test_a_wire_result_is_passed_on_with_result_type_filled_in() -> None:
+def test_a_wire_result_is_checked_whole_and_gets_its_result_type_filled_in() -> None:
     backend = Backend(spec(echo(new_marker())))
     raw = {"content": [{"type": "text", "text": "hi"}], "isError": False}
-    assert checked_wire(backend.name, raw) == {**raw, "resultType": "complete"}
+    checked = checked_wire(backend.name, raw)
+    assert raw == {"content": [{"type": "text", "text": "hi"}], "isError": False, **COMPLETE}
+    assert checked == mcp_types.CallToolResult.model_validate(raw)
     modern = {"content": [], "resultType": "complete", "structuredContent": {"a": 1}}
-    assert checked_wire(backend.name, dict(modern)) == modern
+    assert checked_wire(backend.name, dict(modern)).structured_content == {"a": 1}
+
+
+COMPLETE = {"resultType": "complete"}
 
 
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
-        ({"content": [], "resultType": "input_required"}, "'input_required' result"),
+        ({"content": [], "resultType": "input_required"}, "of type 'input_required'"),
+        ({"content": [{"type": "hologram"}]}, "invalid result"),  # an unknown block type
+        ({"content": [{"type": "text"}]}, "invalid result"),  # a block without its text
         ({"content": "hi"}, "invalid result"),
         ({"isError": False}, "invalid result"),  # no content at all
         (["not", "a", "dict"], "invalid result"),

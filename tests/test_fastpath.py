@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-from conftest import echo_server, start_gateway
+from conftest import echo_server, py_server, start_gateway
 
 from agent_gateway.front.fastpath import call_tool_args
 
@@ -89,3 +90,125 @@ async def test_a_well_formed_call_tool_never_enters_fastmcps_pipeline(tmp_path: 
             assert seen == [{"server": "a"}]
     finally:
         await manager.close()
+
+
+# ----- the fast route keeps the slow route's contract ---------------------------------
+
+FAST_ROUTE_ON = {"AGENT_GATEWAY_FAST_ROUTE": "1"}  # whatever the test run's own setting
+FAST_ROUTE_OFF = {"AGENT_GATEWAY_FAST_ROUTE": "0"}
+
+# (server, tool, arguments): one call per kind of answer the contract covers.
+PARITY_CALLS: list[tuple[str, str, dict[str, Any]]] = [
+    ("a", "echo", {"text": "hi"}),  # a normal result
+    ("a", "structured", {}),  # structured content
+    ("a", "fail", {"message": "nope"}),  # isError from the downstream
+    ("a", "no_such_tool", {}),  # an unknown tool
+    ("a", "env", {"name": "HOME"}),  # a hidden tool (denied by the policy)
+    ("hidden", "echo", {"text": "hi"}),  # a hidden server
+    ("raw", "ok", {}),
+    ("raw", "bad_content", {}),  # an invalid downstream result
+    ("raw", "no_content", {}),  # another invalid one
+    ("raw", "input_required", {}),  # a result the gateway cannot relay
+    ("a", "crash", {}),  # the server dies during the call
+    ("a", "echo", {"text": "after"}),  # and the next call restarts it
+]
+
+PARITY_POLICY = """
+[allow]
+servers = ["a", "raw"]
+[deny.tools]
+a = ["env"]
+"""
+
+
+async def _answers(folder: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    folder.mkdir()
+    servers = {"a": echo_server(), "hidden": echo_server(), "raw": py_server("raw_server.py")}
+    answers = []
+    async with start_gateway(folder, servers, policies={"default": PARITY_POLICY}, env=env) as gw:
+        for server, tool, arguments in PARITY_CALLS:
+            result = await gw.downstream(server, tool, **arguments)
+            answer = result.model_dump(by_alias=True, exclude_none=True)
+            for block in answer["content"]:  # a stderr tail has the downstream's timestamps
+                block["text"] = block["text"].split("\nLast stderr lines")[0]
+            answers.append(answer)
+    return answers
+
+
+@pytest.mark.timeout(120)
+async def test_the_fast_and_slow_routes_answer_every_kind_of_call_identically(
+    tmp_path: Path,
+) -> None:
+    answers: dict[str, list[dict[str, Any]]] = {}
+
+    async def run(name: str, env: dict[str, str]) -> None:
+        answers[name] = await _answers(tmp_path / name, env)
+
+    async with anyio.create_task_group() as both:
+        both.start_soon(run, "fast", FAST_ROUTE_ON)
+        both.start_soon(run, "slow", FAST_ROUTE_OFF)
+    fast, slow = answers["fast"], answers["slow"]
+    for call, f, s in zip(PARITY_CALLS, fast, slow, strict=True):
+        assert f == s, f"{call}: fast route {f} != slow route {s}"
+    by_call = dict(zip([c[:2] for c in PARITY_CALLS], fast, strict=False))
+    assert by_call[("a", "echo")]["content"][0]["text"] == "after"
+    assert by_call[("raw", "ok")]["content"] == [{"type": "text", "text": "fine"}]
+    for kind in ("bad_content", "no_content", "input_required"):
+        error = by_call[("raw", kind)]
+        assert error["isError"] is True
+        assert "'raw'" in error["content"][0]["text"], error
+    assert by_call[("a", "crash")]["isError"] is True
+    assert "'a'" in by_call[("a", "crash")]["content"][0]["text"]
+
+
+async def _in_process_answer(
+    monkeypatch: pytest.MonkeyPatch, *, fast: bool, seen: list[str]
+) -> dict[str, Any]:
+    """One call_tool through an in-process front whose backend call raises a bug's exception."""
+    from fastmcp import Client
+    from fastmcp.server.middleware import Middleware
+
+    from agent_gateway.core.config import GatewayConfig
+    from agent_gateway.core.policy import PolicySet
+    from agent_gateway.downstream.backend import Backend
+    from agent_gateway.downstream.manager import ProxyManager
+    from agent_gateway.front.gateway import Gateway
+    from agent_gateway.front.server import build_server
+
+    class Record(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            seen.append(context.message.name)
+            return await call_next(context)
+
+    async def kaput(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(Backend, "call_tool", kaput)
+    monkeypatch.setattr(Backend, "call_tool_wire", kaput)
+    if fast:
+        monkeypatch.delenv("AGENT_GATEWAY_FAST_ROUTE", raising=False)
+    else:
+        monkeypatch.setenv("AGENT_GATEWAY_FAST_ROUTE", "0")
+    config = GatewayConfig.from_dict({"mcpServers": {"a": echo_server()}}, environ=dict(os.environ))
+    manager = ProxyManager(config)
+    server = build_server(Gateway(manager, PolicySet.open(), config_path="x"))
+    server.add_middleware(Record())
+    try:
+        async with Client(server) as client:
+            result = await client.call_tool_mcp("call_tool", {"server": "a", "tool": "echo"})
+            return result.model_dump(by_alias=True, exclude_none=True)
+    finally:
+        await manager.close()
+
+
+async def test_an_exception_inside_either_route_is_the_same_tool_error_naming_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast_seen: list[str] = []
+    slow_seen: list[str] = []
+    fast = await _in_process_answer(monkeypatch, fast=True, seen=fast_seen)
+    slow = await _in_process_answer(monkeypatch, fast=False, seen=slow_seen)
+    assert fast_seen == [] and slow_seen == ["call_tool"]  # the switch turns the fast route off
+    assert fast == slow
+    assert fast["isError"] is True
+    assert fast["content"][0]["text"] == "Server 'a' failed: RuntimeError: kaput"

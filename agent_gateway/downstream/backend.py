@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types
 
+from agent_gateway.compat import wire_sender
 from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
 from agent_gateway.core.errors import (
     BackendError,
@@ -37,7 +38,6 @@ from agent_gateway.downstream.session import (
     _close_client,
     _notifications_class,
     _root_cause,
-    _wire_sender,
     backoff_delay,
     checked_wire,
     warm_imports,
@@ -174,9 +174,6 @@ class Backend(Supervised, ResourcesAndPrompts):
 
     async def _start(self) -> Client[Any]:
         from fastmcp import Client
-        from fastmcp.client.transports.base import TransportOptions
-
-        from agent_gateway.downstream.stdio import RelaySession
 
         transport = self._make_transport()
         client: Client[Any] = Client(
@@ -187,7 +184,6 @@ class Backend(Supervised, ResourcesAndPrompts):
             init_timeout=self.spec.entry.startup_timeout,
             timeout=self.spec.entry.timeout,
         )
-        client._transport_options = TransportOptions(session_class=RelaySession)
         self._transport = transport
         try:
             with anyio.fail_after(self.spec.entry.startup_timeout):
@@ -226,8 +222,7 @@ class Backend(Supervised, ResourcesAndPrompts):
         return client
 
     def _make_transport(self) -> ClientTransport:
-        from fastmcp.client.transports import SSETransport, StreamableHttpTransport
-
+        from agent_gateway.downstream.remote import RelayHttpTransport, RelaySSETransport
         from agent_gateway.downstream.stdio import StdioProcessTransport
 
         entry = self.spec.entry
@@ -244,8 +239,8 @@ class Backend(Supervised, ResourcesAndPrompts):
             return self._stdio
         assert isinstance(entry, RemoteEntry)
         if entry.type == "sse":
-            return SSETransport(entry.url, headers=dict(entry.headers))
-        return StreamableHttpTransport(entry.url, headers=dict(entry.headers))
+            return RelaySSETransport(entry.url, headers=dict(entry.headers))
+        return RelayHttpTransport(entry.url, headers=dict(entry.headers))
 
     # ----- requests ------------------------------------------------------------------
 
@@ -328,9 +323,11 @@ class Backend(Supervised, ResourcesAndPrompts):
                     result = await client.call_tool_mcp(
                         tool, arguments, progress_handler=progress, timeout=timeout
                     )
-                elif wire and (send := _wire_sender(client.session)) is not None:
-                    raw = await send(tool, arguments, timeout, progress)
-                    return checked_wire(self.name, raw)
+                elif (send := wire_sender(client.session)) is not None:
+                    raw: dict[str, Any] = await send(tool, arguments, timeout, progress)
+                    result = checked_wire(self.name, raw)
+                    if wire:
+                        return raw  # checked, and the front sends the dict as it came
                 else:
                     # Our own transport reports a dead process itself, so skip the
                     # client's per-call session-monitor tasks and tracing: straight

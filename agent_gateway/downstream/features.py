@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import mcp_types
 
+from agent_gateway.compat import await_monitored
 from agent_gateway.core.errors import BackendError
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class ResourcesAndPrompts:
             read = client.session.read_resource(uri)
             try:
                 if self._stdio is None:  # remote: watch the session as call_tool_mcp does
-                    result = await client._await_with_session_monitoring(read)
+                    result = await await_monitored(client, read)
                 else:
                     result = await read
             except MCPError as exc:

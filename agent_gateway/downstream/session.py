@@ -88,39 +88,6 @@ async def _close_client(client: Client[Any]) -> None:
             logger.debug("Error while closing a downstream client", exc_info=True)
 
 
-WireSend = Callable[[str, dict[str, Any], float, "ProgressFn | None"], Awaitable[Any]]
-
-
-def _wire_sender(session: Any) -> WireSend | None:
-    """A ``tools/call`` sender that returns the raw result dict, if this SDK allows one.
-
-    It does what ``ClientSession.send_request`` does up to the wire (the
-    session's per-request stamp: protocol version, client info) and stops
-    there: no request model, no result models. ``None`` when the session's
-    internals are not the ones this was written for (then the typed call is used).
-    """
-    dispatcher = getattr(session, "_dispatcher", None)
-    stamp = getattr(session, "_stamp", None)
-    if dispatcher is None or stamp is None or not hasattr(dispatcher, "send_raw_request"):
-        return None
-
-    async def send(
-        tool: str, arguments: dict[str, Any], timeout: float, progress: ProgressFn | None
-    ) -> Any:
-        data: dict[str, Any] = {
-            "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments},
-        }
-        opts: dict[str, Any] = {}
-        stamp(data, opts)
-        opts["timeout"] = timeout
-        if progress is not None:
-            opts["on_progress"] = progress
-        return await dispatcher.send_raw_request("tools/call", data["params"], opts)
-
-    return send
-
-
 def _root_cause(exc: BaseException) -> BaseException:
     """Unwrap exception groups and 'failed to connect' wrappers to the real cause."""
     while True:
@@ -134,19 +101,22 @@ def _root_cause(exc: BaseException) -> BaseException:
         return exc
 
 
-def checked_wire(server: str, raw: Any) -> dict[str, Any]:
-    """The wire result if it looks like a CallToolResult; else the reason it is not."""
-    if isinstance(raw, dict) and isinstance(raw.get("content"), list):
-        # A handshake-era server omits resultType; 2026-07-28 requires it
-        # (the front drops it again for a handshake-era caller).
-        kind = raw.setdefault("resultType", "complete")
-        if kind != "complete":  # e.g. input_required: a round trip we cannot carry
-            raise BackendError(
-                server, f"answered tools/call with a {kind!r} result, which is not relayed."
-            )
-        return raw
+def checked_wire(server: str, raw: Any) -> mcp_types.CallToolResult:
+    """The wire result as a CallToolResult, or a BackendError saying why it cannot be relayed.
+
+    Both call routes check a stdio server's result here, so a result the gateway
+    cannot relay gives the caller the same error whichever route it took.
+    """
+    if not isinstance(raw, dict):
+        raise BackendError(server, "answered tools/call with an invalid result.")
+    # A handshake-era server omits resultType; 2026-07-28 requires it
+    # (the front drops it again for a handshake-era caller).
+    kind = raw.setdefault("resultType", "complete")
+    if kind != "complete":  # e.g. input_required: a round trip we cannot carry
+        raise BackendError(
+            server, f"answered tools/call with a result of type {kind!r}, which is not relayed."
+        )
     try:
-        mcp_types.CallToolResult.model_validate(raw)
+        return mcp_types.CallToolResult.model_validate(raw)
     except ValueError as exc:
         raise BackendError(server, f"answered tools/call with an invalid result: {exc}") from exc
-    raise BackendError(server, "answered tools/call with an invalid result.")

@@ -12,21 +12,30 @@ Anything it is not sure about goes the usual way: other tools, and arguments
 of the wrong shape (so fastmcp's validation message stays the one callers
 see). Over HTTP the caller's ``Authorization`` header comes from the SDK's
 request context; without one there, the usual way too.
+
+A result it cannot relay (invalid, or a kind the gateway does not carry) is
+caught where both routes check it (``checked_wire``), and an exception
+inside the call becomes one error naming the server (``Gateway``), so the
+caller gets the same tool error either way. ``AGENT_GATEWAY_FAST_ROUTE=0``
+turns this route off; ``make test`` runs the end-to-end tests again that way.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import mcp_types
 from fastmcp import FastMCP
 
+from agent_gateway.compat import is_root_middleware, low_level_server
 from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.identity import authorization_header
 from agent_gateway.front.gateway import Gateway
 
 CALL_TOOL = "call_tool"
+SWITCH = "AGENT_GATEWAY_FAST_ROUTE"  # "0" turns the fast route off (fastmcp's route only)
 _FIELDS = frozenset({"server", "tool", "arguments", "agent_id"})
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
@@ -51,13 +60,15 @@ def call_tool_args(
 
 def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
     """Put the fast ``call_tool`` route in front of fastmcp's ``tools/call`` handler."""
-    low = getattr(mcp, "_mcp_server", None)
-    entry = None if low is None else low._request_handlers.get("tools/call")
+    if os.environ.get(SWITCH, "1").strip() == "0":
+        return
+    low = low_level_server(mcp)
+    entry = None if low is None else low.get_request_handler("tools/call")
     if low is None or entry is None:
-        return  # not the fastmcp this was written for
+        return  # not the fastmcp this was written for: fastmcp's route only
     slow: Handler = entry.handler
 
-    async def on_call_tool(ctx: Any, params: mcp_types.CallToolRequestParams) -> Any:
+    async def on_call_tool(ctx: Any, params: Any) -> Any:
         if params.name != CALL_TOOL:
             return await slow(ctx, params)
         fields = call_tool_args(params.arguments or {})
@@ -84,8 +95,7 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
     # fastmcp's root middleware (request-context binding, a tracing span) is
     # not needed on this route either; everything else still passes through it.
     low.middleware = [
-        _SkipForFastCall(mw) if type(mw).__name__ == "FastMCPServerMiddleware" else mw
-        for mw in low.middleware
+        _SkipForFastCall(mw) if is_root_middleware(mw) else mw for mw in low.middleware
     ]
 
 

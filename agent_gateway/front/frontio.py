@@ -22,6 +22,8 @@ from typing import Any
 
 from fastmcp import FastMCP
 
+from agent_gateway.compat import lifespan_manager, low_level_server
+
 logger = logging.getLogger("agent_gateway.front.frontio")
 
 LINE_LIMIT = 1 << 30  # one JSON-RPC message per line; results of 10 MB and more
@@ -92,8 +94,8 @@ async def _claim_stdio() -> AsyncIterator[tuple[_Lines, _Out]]:
 
 async def run_stdio(server: FastMCP[Any]) -> None:
     """Serve ``server`` over this process's stdin/stdout until stdin closes."""
-    lifespan = getattr(server, "_lifespan_manager", None)
-    low = getattr(server, "_mcp_server", None)
+    lifespan = lifespan_manager(server)
+    low = low_level_server(server)
     if lifespan is None or low is None or not (_pipe_like(0) and _pipe_like(1)):
         await server.run_async(transport="stdio", show_banner=False)
         return

@@ -26,7 +26,12 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from agent_gateway.audit import AuditLog
-from agent_gateway.core.errors import UnknownServerError, UnknownToolError
+from agent_gateway.core.errors import (
+    BackendError,
+    GatewayError,
+    UnknownServerError,
+    UnknownToolError,
+)
 from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, rank, summary
@@ -296,7 +301,12 @@ class Gateway:
     ) -> dict[str, Any] | mcp_types.CallToolResult:
         progress, on_log = _relays(session, request_id) if session is not None else (None, None)
         call = backend.call_tool_wire if wire else backend.call_tool
-        result = await call(tool, arguments or {}, progress=progress, on_log=on_log)
+        try:
+            result = await call(tool, arguments or {}, progress=progress, on_log=on_log)
+        except GatewayError:
+            raise
+        except Exception as exc:  # the call's boundary: one error, naming the server, either route
+            raise BackendError(backend.name, f"failed: {type(exc).__name__}: {exc}") from exc
         if isinstance(result, dict):
             meta = result.get("_meta")
             if isinstance(meta, dict) and not _CONNECTION_META.isdisjoint(meta):
@@ -330,15 +340,8 @@ class Gateway:
 
 
 def _passthrough(result: mcp_types.CallToolResult) -> ToolResult:
-    """Wrap the downstream result so fastmcp sends it as is (no re-conversion or copy)."""
-    wrapped = ToolResult.model_construct(
-        content=result.content,
-        structured_content=result.structured_content,
-        meta=result.meta,
-        is_error=result.is_error,
-    )
-    wrapped._raw_mcp_result = result
-    return wrapped
+    """Wrap the downstream result so fastmcp sends it as is (its exact wire form)."""
+    return ToolResult.from_mcp_result(result)
 
 
 def _raw_headers() -> list[tuple[bytes, bytes]]:

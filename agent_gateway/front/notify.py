@@ -37,6 +37,7 @@ from mcp.server.subscriptions import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from agent_gateway.compat import connection_of, low_level_server
 from agent_gateway.front.gateway import Gateway
 
 logger = logging.getLogger("agent_gateway.front.notify")
@@ -58,9 +59,9 @@ def _connection(context: MiddlewareContext[Any]) -> Connection | None:
         session = ctx.session
     except RuntimeError:  # no session yet
         return None
-    connection = getattr(session, "_connection", None)
-    if not isinstance(connection, Connection):
-        return None
+    connection = connection_of(session)
+    if connection is None:
+        return None  # compat fallback: such clients see changes when they list again
     if connection.protocol_version in MODERN_PROTOCOL_VERSIONS:
         return None  # told through subscriptions/listen instead
     if not connection.has_standalone_channel:
@@ -165,8 +166,8 @@ def install_notifier(
     """Wire change notifications into ``mcp`` for every change ``gateway`` reports."""
     notifier = Notifier(resources_and_prompts=resources_and_prompts)
     mcp.add_middleware(RecordConnections(notifier))
-    server = mcp._mcp_server
-    if server.get_request_handler(LISTEN_METHOD) is None:
+    server = low_level_server(mcp)
+    if server is not None and server.get_request_handler(LISTEN_METHOD) is None:
         # Also what makes 2026-07-28 capabilities say tools.listChanged; handshake-era
         # ones already do (fastmcp's NotificationOptions).
         server.add_request_handler(

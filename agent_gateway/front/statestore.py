@@ -5,6 +5,7 @@ state, and every ``tools/list`` and ``tools/call`` does (per-session visibility
 rules). Building it imports key_value's pydantic adapter and beartype: about
 a third of a second, on the first answer a client waits for. This store keeps
 the same three calls (``get``/``put``/``delete`` by key, with a TTL) in a dict.
+It is set on a private fastmcp attribute through ``agent_gateway.compat``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from fastmcp import FastMCP
 
-_STORE_ATTR = "_FastMCP__state_store"  # the private attribute fastmcp fills lazily
+from agent_gateway import compat
 
 
 class MemoryStateStore:
@@ -45,7 +46,4 @@ class MemoryStateStore:
 
 def install_state_store(mcp: FastMCP[Any]) -> bool:
     """Give ``mcp`` this store unless it has one already (or is not the fastmcp expected)."""
-    if getattr(mcp, _STORE_ATTR, "missing") is not None:
-        return False
-    setattr(mcp, _STORE_ATTR, MemoryStateStore())
-    return True
+    return compat.install_state_store(mcp, MemoryStateStore())

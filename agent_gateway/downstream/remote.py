@@ -1,0 +1,49 @@
+"""Remote client transports (streamable HTTP, SSE) whose sessions relay results unchecked.
+
+fastmcp's default session validates a tool's structured result against the
+tool's output schema; a relay should pass on what the server said. These
+subclasses ask for our ``RelaySession`` through the public ``transport_options``
+argument of ``connect_session`` (no private client attribute needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastmcp.client.transports import SSETransport, StreamableHttpTransport
+from fastmcp.client.transports.base import TransportOptions
+from mcp import ClientSession
+
+from agent_gateway.downstream.stdio import RelaySession
+
+RELAY_OPTIONS = TransportOptions(session_class=RelaySession)
+
+
+class RelayHttpTransport(StreamableHttpTransport):
+    """Streamable HTTP to a remote server, with relay sessions."""
+
+    @asynccontextmanager
+    async def connect_session(
+        self, *, transport_options: TransportOptions | None = None, **session_kwargs: Any
+    ) -> AsyncIterator[ClientSession]:
+        inner: AbstractAsyncContextManager[ClientSession] = super().connect_session(
+            transport_options=transport_options or RELAY_OPTIONS, **session_kwargs
+        )
+        async with inner as session:
+            yield session
+
+
+class RelaySSETransport(SSETransport):
+    """SSE to a remote server, with relay sessions."""
+
+    @asynccontextmanager
+    async def connect_session(
+        self, *, transport_options: TransportOptions | None = None, **session_kwargs: Any
+    ) -> AsyncIterator[ClientSession]:
+        inner: AbstractAsyncContextManager[ClientSession] = super().connect_session(
+            transport_options=transport_options or RELAY_OPTIONS, **session_kwargs
+        )
+        async with inner as session:
+            yield session
