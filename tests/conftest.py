@@ -130,6 +130,8 @@ async def start_gateway(
     elif not open_mode:
         argv += ["--policies", str(folder / "policies")]
     child_env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+    if "PYTHONPATH" in os.environ:  # a worktree's code, not the venv's installed copy
+        child_env.setdefault("PYTHONPATH", os.environ["PYTHONPATH"])
     if "COVERAGE_PROCESS_START" in os.environ:
         child_env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))

@@ -29,6 +29,7 @@ from agent_gateway.core.errors import (
     BackendUnavailableError,
 )
 from agent_gateway.downstream.features import ResourcesAndPrompts
+from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.procgroup import kill_group
 from agent_gateway.downstream.session import (
     LogFn,
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     # fastmcp's client side costs a third of a second to import: it is loaded
     # when the first server starts (or warmed in the background), not at launch.
     from fastmcp import Client
-    from fastmcp.client.logging import LogMessage
     from fastmcp.client.transports import ClientTransport
 
     from agent_gateway.downstream.stdio import StdioProcessTransport
@@ -90,7 +90,6 @@ class Backend(Supervised, ResourcesAndPrompts):
         self._drained = asyncio.Event()
         self._drained.set()
         self._closing = False
-        self._log_listeners: set[LogFn] = set()
         self.last_used = time.monotonic()
 
     # ----- state -----------------------------------------------------------------
@@ -179,15 +178,18 @@ class Backend(Supervised, ResourcesAndPrompts):
         from agent_gateway.downstream.stdio import RelaySession
 
         transport = self._make_transport()
+        router = LogRouter(self.name)  # per session: its requests, its log lines
         client: Client[Any] = Client(
             transport,
             name=f"agent-gateway:{self.name}",
             message_handler=_notifications_class()(self.invalidate_tools),
-            log_handler=self._relay_log,
+            log_handler=router.deliver,
             init_timeout=self.spec.entry.startup_timeout,
             timeout=self.spec.entry.timeout,
         )
-        client._transport_options = TransportOptions(session_class=RelaySession)
+        client._transport_options = TransportOptions(
+            session_class=routed_session(RelaySession, router)
+        )
         self._transport = transport
         try:
             with anyio.fail_after(self.spec.entry.startup_timeout):
@@ -318,8 +320,7 @@ class Backend(Supervised, ResourcesAndPrompts):
         *,
         wire: bool,
     ) -> dict[str, Any] | mcp_types.CallToolResult:
-        if on_log is not None:
-            self._log_listeners.add(on_log)
+        relay = CALL_LOG.set(on_log)  # the request written below carries it (logroute)
         try:
             async with self._request() as client:
                 logger.debug("Calling tool %r on %r.", tool, self.name)
@@ -342,8 +343,7 @@ class Backend(Supervised, ResourcesAndPrompts):
                     raise BackendError(self.name, "answered tools/call with an unknown result.")
                 return result
         finally:
-            if on_log is not None:
-                self._log_listeners.discard(on_log)
+            CALL_LOG.reset(relay)
 
     @contextlib.asynccontextmanager
     async def _request(self) -> Any:
@@ -362,12 +362,6 @@ class Backend(Supervised, ResourcesAndPrompts):
             self.last_used = time.monotonic()
             if self._inflight == 0:
                 self._drained.set()
-
-    async def _relay_log(self, message: LogMessage) -> None:
-        logger.debug("[%s log] %s", self.name, message.data)
-        for listener in list(self._log_listeners):
-            with contextlib.suppress(Exception):
-                await listener(message)
 
     # ----- shutdown ------------------------------------------------------------------
 
