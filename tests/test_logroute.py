@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import await_until, echo_server, start_gateway
+from conftest import await_until, echo_server, start_gateway, write_policies
 from fastmcp import Client
 from test_backend import spec, text
 from test_gateway import server_logs
@@ -125,7 +125,7 @@ async def test_over_the_stdio_front_overlapping_calls_lines_reach_no_caller(
 
 
 async def test_on_fastmcps_own_route_each_client_gets_only_its_own_log_lines(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In process, with the fast route not installed: calls go through fastmcp's pipeline."""
     import os
@@ -138,15 +138,16 @@ async def test_on_fastmcps_own_route_each_client_gets_only_its_own_log_lines(
     from agent_gateway.front.server import build_server
 
     monkeypatch.setattr(fastpath, "install_fast_call", lambda mcp, gateway: None)
-    config = GatewayConfig.from_dict(
-        {"mcpServers": {"shared": echo_server()}}, environ=dict(os.environ)
-    )
-    manager = ProxyManager(config)
-    server = build_server(Gateway(manager, PolicySet.open(), config_path="x"))
-    try:
-        for mode in ("auto", "legacy"):
+    policies = PolicySet.from_dir(str(write_policies(tmp_path, POLICIES)), explicit=True)
+    for mode in ("auto", "legacy"):  # the server's lifespan ends with its last client
+        config = GatewayConfig.from_dict(
+            {"mcpServers": {"shared": echo_server()}}, environ=dict(os.environ)
+        )
+        manager = ProxyManager(config)
+        server = build_server(Gateway(manager, policies, config_path="x"))
+        try:
             received = await _two_clients_meet(server, mode)
-            assert "secret-of-bob" not in lines_of(received["alice"]), (mode, received)
-            assert "secret-of-alice" not in lines_of(received["bob"]), (mode, received)
-    finally:
-        await manager.close()
+        finally:
+            await manager.close()
+        assert "secret-of-bob" not in lines_of(received["alice"]), (mode, received)
+        assert "secret-of-alice" not in lines_of(received["bob"]), (mode, received)
