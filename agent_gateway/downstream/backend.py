@@ -45,6 +45,7 @@ from agent_gateway.downstream.session import (
 )
 from agent_gateway.downstream.supervision import Supervised
 from agent_gateway.downstream.translate import translate_backend_error
+from agent_gateway.logs import remember_secrets
 
 if TYPE_CHECKING:
     # fastmcp's client side costs a third of a second to import: it is loaded
@@ -70,6 +71,7 @@ class Backend(Supervised, ResourcesAndPrompts):
     ) -> None:
         self.spec = spec
         self.name = spec.name
+        remember_secrets(spec)  # its env, headers and URL secrets never reach a log line
         self._on_tools_changed = on_tools_changed
         self.last_error: str | None = spec.error
         self._failed = spec.error is not None  # the last start or session failed
