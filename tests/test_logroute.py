@@ -9,6 +9,7 @@ to the gateway's log; a call that is alone on the server gets its own lines.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from test_backend import spec, text
 from test_gateway import server_logs
 from test_http_e2e import http_gateway
 
+from agent_gateway.core.errors import BackendTimeoutError
 from agent_gateway.downstream.backend import Backend
 
 pytestmark = pytest.mark.anyio
@@ -57,6 +59,31 @@ async def test_concurrent_calls_never_get_each_others_log_lines_and_a_lone_call_
         assert "secret-of-alice" not in lines_of(logs["bob"]), logs
         assert "secret-of-alice-alone" in lines_of(logs["alice"])
         assert "secret-of-bob-alone" in lines_of(logs["bob"])
+    finally:
+        await backend.close()
+
+
+async def test_after_a_timed_out_call_a_lone_calls_log_lines_go_to_the_gateway_log_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server may still be running the abandoned call: its lines must reach no one."""
+    backend = Backend(spec(echo_server(timeout=0.5), "shared"))
+    try:
+        with pytest.raises(BackendTimeoutError):
+            await backend.call_tool("sleep", {"seconds": 1.5})
+        logs: list[Any] = []
+
+        async def on_log(message: Any) -> None:
+            logs.append(message)
+
+        with caplog.at_level(logging.INFO, logger="agent_gateway.downstream.logs"):
+            args = {"text": "secret-after-timeout", "parties": 1}
+            await backend.call_tool("meet", args, on_log=on_log)
+            await await_until(
+                lambda: "secret-after-timeout" in caplog.text, what="the gateway's log line"
+            )
+        assert logs == []
+        assert "not tied to one call" in caplog.text
     finally:
         await backend.close()
 
