@@ -11,17 +11,16 @@ recorded for ``gateway_status``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from agent_gateway.core.config import GatewayConfig
 from agent_gateway.core.errors import ConfigError, PolicyError
 from agent_gateway.core.policy import PolicySet
-from agent_gateway.front.gateway import Gateway, Reload
+from agent_gateway.front.gateway import Gateway
+from agent_gateway.front.reloads import Reload, ReloadError
 
 logger = logging.getLogger("agent_gateway.watcher")
 
@@ -42,57 +41,50 @@ class Reloader:
 
     def reload_config(self) -> Reload:
         manager = self.gateway.manager
-        known = set(manager.config.servers)
         try:
             new = GatewayConfig.from_file(self.config_path)
         except ConfigError as exc:
             logger.error("Config reload rejected, keeping the running config: %s", exc)
-            names = known | _names_in(self.config_path)
-            return self._record(str(self.config_path), False, {}, [str(exc)], names)
+            return self._record(str(self.config_path), False, {}, [ReloadError.of_config(exc)])
         for warning in new.warnings:
             logger.warning("%s: %s", self.config_path, warning)
         change = manager.apply(new)
         summary = {k: list(v) for k, v in change.summary().items()}
         if not change.empty:
             logger.info("Config reloaded: %s", _describe(summary))
-        names = known | set(new.servers)
-        return self._record(str(self.config_path), True, summary, [], names)
+        return self._record(str(self.config_path), True, summary, [])
 
     def reload_policies(self) -> Reload | None:
         current = self.gateway.policies
         if not self.policies_path.is_dir() and (current.open_mode or current.absent):
             return None  # still no folder: open mode (or, with --agent, nothing) goes on
-        names = set(self.gateway.manager.config.servers)
-        try:
-            if not self.policies_path.is_dir():
-                raise PolicyError(
-                    "the policies folder was deleted; keeping the last policies. "
-                    "Recreate it to change access.",
-                    path=str(self.policies_path),
-                )
-            new = PolicySet.from_dir(str(self.policies_path), explicit=True)
-        except PolicyError as exc:
-            logger.error("Policy reload rejected, keeping the running policies: %s", exc)
-            return self._record(str(self.policies_path), False, {}, [str(exc)], names)
+        folder = str(self.policies_path)
+        new, problems = None, []
+        if not self.policies_path.is_dir():
+            msg = (
+                "the policies folder was deleted; keeping the last policies. "
+                "Recreate it to change access."
+            )
+            problems = [PolicyError(msg, path=folder)]
+        else:
+            new, problems = PolicySet.check_dir(folder, explicit=True)
+        if problems or new is None:
+            for exc in problems:
+                logger.error("Policy reload rejected, keeping the running policies: %s", exc)
+            errors = [ReloadError.of_policy(exc, self.policies_path) for exc in problems]
+            return self._record(folder, False, {}, errors)
         changed = _changed_agents(current, new)
         self.gateway.policies = new
         if current.open_mode:
             logger.info("A policies folder appeared at %s: open mode ends.", self.policies_path)
         elif changed:
             logger.info("Policies reloaded: agents changed: %s", ", ".join(changed))
-        return self._record(str(self.policies_path), True, {"agents": changed}, [], names)
+        return self._record(folder, True, {"agents": changed}, [])
 
     def _record(
-        self,
-        file: str,
-        ok: bool,
-        changes: dict[str, list[str]],
-        errors: list[str],
-        names: Iterable[str],
+        self, file: str, ok: bool, changes: dict[str, list[str]], errors: list[ReloadError]
     ) -> Reload:
-        text = " ".join(errors)
-        mentioned = tuple(n for n in names if n in text or any(n in v for v in changes.values()))
-        record = Reload(time.time(), file, ok, changes, errors, mentioned)
+        record = Reload(time.time(), file, ok, changes, errors)
         self.gateway.reloads.append(record)
         return record
 
@@ -151,16 +143,6 @@ class Reloader:
             except Exception:  # the watcher must survive anything; log and go on
                 logger.exception("The file watcher failed; restarting it")
                 await asyncio.sleep(0.5)
-
-
-def _names_in(path: Path) -> set[str]:
-    """Server names in a (possibly invalid) config file, best effort, to hide them."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-        servers = data.get("mcpServers", data.get("servers", {}))
-        return {str(name) for name in servers} if isinstance(servers, dict) else set()
-    except (OSError, ValueError, AttributeError):
-        return set()
 
 
 def _changed_agents(old: PolicySet, new: PolicySet) -> list[str]:

@@ -21,7 +21,7 @@ from conftest import await_until, echo_server, write_config, write_policies
 from agent_gateway.core.config import GatewayConfig
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.manager import ProxyManager
-from agent_gateway.front.gateway import HIDDEN, RELOADS_KEPT, Gateway
+from agent_gateway.front.gateway import RELOADS_KEPT, Gateway
 from agent_gateway.watcher import Reloader
 
 ALLOW_ALL = 'description = "all"\n[allow]\nservers = ["*"]\n'
@@ -120,7 +120,7 @@ def test_schema_error_keeps_the_running_config(tmp_path: Path) -> None:
     record = s.reloader.reload_config()
 
     assert record.ok is False
-    assert "mcpServers.b" in record.errors[0]
+    assert "mcpServers.b" in record.errors[0].text
     assert s.names() == ["a"]
 
 
@@ -131,7 +131,7 @@ def test_a_deleted_config_file_keeps_the_running_config(tmp_path: Path) -> None:
     record = s.reloader.reload_config()
 
     assert record.ok is False
-    assert "not found" in record.errors[0]
+    assert "not found" in record.errors[0].text
     assert s.names() == ["a"]
 
 
@@ -196,7 +196,7 @@ def test_invalid_policy_keeps_the_previous_policies_and_names_the_file(tmp_path:
     assert record.ok is False
     assert s.gateway.policies is before
     assert s.gateway.policies.visible_servers("alice", s.names()) == ["public"]
-    shown = s.last()
+    shown = s.last("alice")  # alice's own file: shown to alice
     assert shown["ok"] is False
     assert shown["file"] == str(s.policies_dir)
     assert str(bad) in shown["errors"][0]
@@ -212,7 +212,7 @@ def test_invalid_toml_in_a_policy_names_line_and_column(tmp_path: Path) -> None:
 
     assert record is not None and record.ok is False
     assert s.gateway.policies is before
-    assert LINE_COLUMN.search(record.errors[0]), record.errors
+    assert LINE_COLUMN.search(record.errors[0].text), record.errors
 
 
 def test_a_json_policy_with_a_duplicated_key_keeps_the_previous_policies(tmp_path: Path) -> None:
@@ -261,7 +261,7 @@ def test_a_deleted_policies_folder_keeps_the_last_policies(tmp_path: Path) -> No
     record = s.reloader.reload_policies()
 
     assert record is not None and record.ok is False
-    assert "deleted" in record.errors[0]
+    assert "deleted" in record.errors[0].text
     assert s.gateway.policies is before
     status = s.status()
     assert status["open_mode"] is False
@@ -366,7 +366,9 @@ def test_only_the_last_20_reloads_are_kept_newest_last(tmp_path: Path) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", reloads[0]["time"])
 
 
-def test_a_hidden_server_in_a_reload_error_renders_as_hidden(tmp_path: Path) -> None:
+def test_a_hidden_servers_reload_error_is_not_shown_to_agents_that_may_not_see_it(
+    tmp_path: Path,
+) -> None:
     s = make(
         tmp_path,
         servers("public", "secret-db"),
@@ -376,19 +378,32 @@ def test_a_hidden_server_in_a_reload_error_renders_as_hidden(tmp_path: Path) -> 
     write_config(tmp_path, {"public": echo_server(), "secret-db": {"args": []}})
     record = s.reloader.reload_config()
     assert record.ok is False
-    assert "secret-db" in record.errors[0]
+    assert "secret-db" in record.errors[0].text
 
     alice = s.last("alice")
+    assert alice["ok"] is False
+    assert alice["errors"] == []  # left out whole, not rewritten
     assert "secret-db" not in json.dumps(alice)
-    assert HIDDEN in alice["errors"][0]
-    assert "mcpServers." + HIDDEN in alice["errors"][0]
     admin = s.last("admin")
     assert "mcpServers.secret-db" in admin["errors"][0]
-    assert HIDDEN not in json.dumps(admin)
+
+
+def test_a_general_config_error_reads_the_same_for_every_caller_whatever_the_server_names(
+    tmp_path: Path,
+) -> None:
+    """A hidden server named ``a`` must not turn "invalid JSON" into "inv<hidden>lid JSON"."""
+    s = make(tmp_path, servers("public", "a"), {"alice": ALLOW_PUBLIC, "admin": ALLOW_ALL})
+    s.config.write_text('{\n  "mcpServers": {\n    "a": {"command": "x",}\n  }\n}\n')
+    s.reloader.reload_config()
+
+    alice, admin = s.last("alice"), s.last("admin")
+    assert alice["errors"] == admin["errors"]
+    assert len(alice["errors"]) == 1
+    assert "invalid JSON at line 3, column" in alice["errors"][0], alice
 
 
 @pytest.mark.anyio
-async def test_a_hidden_server_in_reload_changes_renders_as_hidden(
+async def test_a_hidden_servers_change_is_not_listed_for_agents_that_may_not_see_it(
     tmp_path: Path, closing: list[Setup]
 ) -> None:
     s = make(
@@ -403,8 +418,47 @@ async def test_a_hidden_server_in_reload_changes_renders_as_hidden(
     )
     s.reloader.reload_config()
 
-    assert s.last("alice")["changes"]["changed"] == ["public", HIDDEN]
+    assert s.last("alice")["changes"]["changed"] == ["public"]
     assert s.last("admin")["changes"]["changed"] == ["public", "secret-db"]
+
+
+def test_a_policy_files_error_is_shown_only_to_its_own_agent(tmp_path: Path) -> None:
+    s = make(tmp_path, servers("public"), {"alice": ALLOW_PUBLIC, "bob": ALLOW_PUBLIC})
+    (s.policies_dir / "bob.toml").write_text("[allow\n")
+    record = s.reloader.reload_policies()
+    assert record is not None and record.ok is False
+
+    alice = s.last("alice")
+    assert alice["ok"] is False
+    assert alice["errors"] == []
+    assert "bob" not in json.dumps(alice), alice
+    bob = s.last("bob")
+    assert len(bob["errors"]) == 1 and "bob.toml" in bob["errors"][0], bob
+    assert "bob" not in json.dumps(s.last(None))  # the anonymous caller (default.toml)
+
+
+def test_policy_changes_list_only_the_callers_own_agent_name(tmp_path: Path) -> None:
+    s = make(tmp_path, servers("public"), {"alice": ALLOW_PUBLIC, "bob": ALLOW_PUBLIC})
+    (s.policies_dir / "bob.toml").write_text(ALLOW_ALL)
+    (s.policies_dir / "carol.toml").write_text(ALLOW_ALL)
+    s.reloader.reload_policies()
+
+    assert s.last("alice")["changes"] == {"agents": []}
+    assert s.last("bob")["changes"] == {"agents": ["bob"]}
+    assert s.last("carol")["changes"] == {"agents": ["carol"]}
+
+
+def test_a_token_clash_between_two_agents_is_shown_to_neither(tmp_path: Path) -> None:
+    digest = "a" * 64
+    token = f'tokens_sha256 = ["{digest}"]\n'
+    s = make(tmp_path, servers("public"), {"alice": ALLOW_PUBLIC, "bob": ALLOW_PUBLIC})
+    (s.policies_dir / "alice.toml").write_text(token + ALLOW_PUBLIC)
+    (s.policies_dir / "bob.toml").write_text(token + ALLOW_PUBLIC)
+    record = s.reloader.reload_policies()
+    assert record is not None and record.ok is False
+
+    assert "bob" not in json.dumps(s.last("alice"))
+    assert "alice" not in json.dumps(s.last("bob"))
 
 
 def test_a_new_servers_name_in_a_reload_error_is_hidden_from_agents_that_may_not_see_it(

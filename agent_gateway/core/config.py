@@ -168,8 +168,16 @@ class GatewayConfig(BaseModel):
                 f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", path=p
             ) from exc
         if duplicates:
+            servers = (
+                data.get("mcpServers", data.get("servers")) if isinstance(data, dict) else None
+            )
+            named = (
+                duplicates[0] if isinstance(servers, dict) and duplicates[0] in servers else None
+            )
             raise ConfigError(
-                f"key {duplicates[0]!r} appears twice in one object; keep one.", path=p
+                f"key {duplicates[0]!r} appears twice in one object; keep one.",
+                path=p,
+                server=named,
             )
         env = os.environ if environ is None else environ
         return cls.from_dict(data, environ=env, path=p, base_dir=config_dir(p))
@@ -219,15 +227,22 @@ def _parse_server(
             f"{where}: invalid server name {name!r}. Use letters, digits, '-', '_' and '.', "
             "no '__', at most 64 characters.",
             path=path,
+            server=name,
         )
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected an object, got {_json_type(raw)}.", path=path)
+        raise ConfigError(
+            f"{where}: expected an object, got {_json_type(raw)}.", path=path, server=name
+        )
     has_command, has_url = "command" in raw, "url" in raw
     if has_command and has_url:
-        raise ConfigError(f"{where}: has both 'command' and 'url'; keep one.", path=path)
+        raise ConfigError(
+            f"{where}: has both 'command' and 'url'; keep one.", path=path, server=name
+        )
     if not has_command and not has_url:
         raise ConfigError(
-            f"{where}: needs 'command' (a local server) or 'url' (a remote one).", path=path
+            f"{where}: needs 'command' (a local server) or 'url' (a remote one).",
+            path=path,
+            server=name,
         )
     model: type[StdioEntry] | type[RemoteEntry] = StdioEntry if has_command else RemoteEntry
     allowed = _STDIO_KEYS if has_command else _REMOTE_KEYS
@@ -238,11 +253,12 @@ def _parse_server(
         raise ConfigError(
             f"{where}.type: {known['type']!r} does not go with 'command'; use \"stdio\".",
             path=path,
+            server=name,
         )
     try:
         entry = model.model_validate(known)
     except ValidationError as exc:
-        raise ConfigError(_describe_validation(where, exc), path=path) from exc
+        raise ConfigError(_describe_validation(where, exc), path=path, server=name) from exc
     substituted, missing = substitute_entry(entry, env)
     error = None
     if missing:

@@ -29,18 +29,22 @@ class GatewayError(Exception):
 
 
 class ConfigError(GatewayError):
-    """The config file cannot be read or validated."""
+    """The config file cannot be read or validated; ``server``: the entry it is about."""
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
+    def __init__(self, message: str, *, path: str | None = None, server: str | None = None) -> None:
         self.path = path
+        self.server = server
         super().__init__(f"{path}: {message}" if path else message)
 
 
 class PolicyError(GatewayError):
-    """A policy file cannot be read or validated."""
+    """A policy file cannot be read or validated; ``agents``: other agents it names."""
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, agents: tuple[str, ...] = ()
+    ) -> None:
         self.path = path
+        self.agents = agents
         super().__init__(f"{path}: {message}" if path else message)
 
 

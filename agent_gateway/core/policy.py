@@ -329,7 +329,7 @@ def _token_clashes(agents: Mapping[str, Policy], sources: Mapping[str, str]) -> 
                     f"tokens_sha256: the same token is listed for agents {first!r} and "
                     f"{agent!r}; a token must identify one agent."
                 )
-                errors.append(PolicyError(msg, path=sources.get(agent)))
+                errors.append(PolicyError(msg, path=sources.get(agent), agents=(first, agent)))
     return errors
 
 

@@ -30,6 +30,7 @@ from agent_gateway.core.errors import (
     BackendUnavailableError,
 )
 from agent_gateway.downstream.features import ResourcesAndPrompts
+from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.procgroup import kill_group
 from agent_gateway.downstream.session import (
     LogFn,
@@ -44,13 +45,14 @@ from agent_gateway.downstream.session import (
 )
 from agent_gateway.downstream.supervision import Supervised
 from agent_gateway.downstream.translate import translate_backend_error
+from agent_gateway.logs import remember_secrets
 
 if TYPE_CHECKING:
     # fastmcp's client side costs a third of a second to import: it is loaded
     # when the first server starts (or warmed in the background), not at launch.
     from fastmcp import Client
-    from fastmcp.client.logging import LogMessage
     from fastmcp.client.transports import ClientTransport
+    from mcp import ClientSession
 
     from agent_gateway.downstream.stdio import StdioProcessTransport
 
@@ -70,6 +72,7 @@ class Backend(Supervised, ResourcesAndPrompts):
     ) -> None:
         self.spec = spec
         self.name = spec.name
+        remember_secrets(spec)  # its env, headers and URL secrets never reach a log line
         self._on_tools_changed = on_tools_changed
         self.last_error: str | None = spec.error
         self._failed = spec.error is not None  # the last start or session failed
@@ -90,7 +93,6 @@ class Backend(Supervised, ResourcesAndPrompts):
         self._drained = asyncio.Event()
         self._drained.set()
         self._closing = False
-        self._log_listeners: set[LogFn] = set()
         self.last_used = time.monotonic()
 
     # ----- state -----------------------------------------------------------------
@@ -175,12 +177,15 @@ class Backend(Supervised, ResourcesAndPrompts):
     async def _start(self) -> Client[Any]:
         from fastmcp import Client
 
-        transport = self._make_transport()
+        from agent_gateway.downstream.stdio import RelaySession
+
+        router = LogRouter(self.name)  # per session: its requests, its log lines
+        transport = self._make_transport(routed_session(RelaySession, router))
         client: Client[Any] = Client(
             transport,
             name=f"agent-gateway:{self.name}",
             message_handler=_notifications_class()(self.invalidate_tools),
-            log_handler=self._relay_log,
+            log_handler=router.deliver,
             init_timeout=self.spec.entry.startup_timeout,
             timeout=self.spec.entry.timeout,
         )
@@ -221,7 +226,8 @@ class Backend(Supervised, ResourcesAndPrompts):
         logger.info("Server %r started (pid %s).", self.name, self.pid)
         return client
 
-    def _make_transport(self) -> ClientTransport:
+    def _make_transport(self, session_class: type[ClientSession]) -> ClientTransport:
+        """The transport for this server; its sessions are ``session_class``."""
         from agent_gateway.downstream.remote import RelayHttpTransport, RelaySSETransport
         from agent_gateway.downstream.stdio import StdioProcessTransport
 
@@ -236,11 +242,13 @@ class Backend(Supervised, ResourcesAndPrompts):
                 entry.cwd,
                 on_exit=self._on_process_exit,
             )
+            self._stdio.session_class = session_class
             return self._stdio
         assert isinstance(entry, RemoteEntry)
-        if entry.type == "sse":
-            return RelaySSETransport(entry.url, headers=dict(entry.headers))
-        return RelayHttpTransport(entry.url, headers=dict(entry.headers))
+        kind = RelaySSETransport if entry.type == "sse" else RelayHttpTransport
+        remote = kind(entry.url, headers=dict(entry.headers))
+        remote.session_class = session_class
+        return remote
 
     # ----- requests ------------------------------------------------------------------
 
@@ -313,8 +321,7 @@ class Backend(Supervised, ResourcesAndPrompts):
         *,
         wire: bool,
     ) -> dict[str, Any] | mcp_types.CallToolResult:
-        if on_log is not None:
-            self._log_listeners.add(on_log)
+        relay = CALL_LOG.set(on_log)  # the request written below carries it (logroute)
         try:
             async with self._request() as client:
                 logger.debug("Calling tool %r on %r.", tool, self.name)
@@ -339,8 +346,7 @@ class Backend(Supervised, ResourcesAndPrompts):
                     raise BackendError(self.name, "answered tools/call with an unknown result.")
                 return result
         finally:
-            if on_log is not None:
-                self._log_listeners.discard(on_log)
+            CALL_LOG.reset(relay)
 
     @contextlib.asynccontextmanager
     async def _request(self) -> Any:
@@ -359,12 +365,6 @@ class Backend(Supervised, ResourcesAndPrompts):
             self.last_used = time.monotonic()
             if self._inflight == 0:
                 self._drained.set()
-
-    async def _relay_log(self, message: LogMessage) -> None:
-        logger.debug("[%s log] %s", self.name, message.data)
-        for listener in list(self._log_listeners):
-            with contextlib.suppress(Exception):
-                await listener(message)
 
     # ----- shutdown ------------------------------------------------------------------
 

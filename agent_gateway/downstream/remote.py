@@ -18,18 +18,20 @@ from mcp import ClientSession
 
 from agent_gateway.downstream.stdio import RelaySession
 
-RELAY_OPTIONS = TransportOptions(session_class=RelaySession)
-
 
 class RelayHttpTransport(StreamableHttpTransport):
     """Streamable HTTP to a remote server, with relay sessions."""
+
+    session_class: type[ClientSession] = RelaySession
 
     @asynccontextmanager
     async def connect_session(
         self, *, transport_options: TransportOptions | None = None, **session_kwargs: Any
     ) -> AsyncIterator[ClientSession]:
         inner: AbstractAsyncContextManager[ClientSession] = super().connect_session(
-            transport_options=transport_options or RELAY_OPTIONS, **session_kwargs
+            transport_options=transport_options
+            or TransportOptions(session_class=self.session_class),
+            **session_kwargs,
         )
         async with inner as session:
             yield session
@@ -38,12 +40,16 @@ class RelayHttpTransport(StreamableHttpTransport):
 class RelaySSETransport(SSETransport):
     """SSE to a remote server, with relay sessions."""
 
+    session_class: type[ClientSession] = RelaySession
+
     @asynccontextmanager
     async def connect_session(
         self, *, transport_options: TransportOptions | None = None, **session_kwargs: Any
     ) -> AsyncIterator[ClientSession]:
         inner: AbstractAsyncContextManager[ClientSession] = super().connect_session(
-            transport_options=transport_options or RELAY_OPTIONS, **session_kwargs
+            transport_options=transport_options
+            or TransportOptions(session_class=self.session_class),
+            **session_kwargs,
         )
         async with inner as session:
             yield session

@@ -64,6 +64,7 @@ class StdioProcessTransport(ClientTransport):
         self.env = env
         self.cwd = cwd
         self.on_exit = on_exit
+        self.session_class: type[ClientSession] = RelaySession  # the Backend may wrap it
         self.pid: int | None = None
         self.returncode: int | None = None
         self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
@@ -141,7 +142,7 @@ class StdioProcessTransport(ClientTransport):
             if self.on_exit is not None:
                 self.on_exit(process.returncode)
 
-        options = transport_options or TransportOptions(session_class=RelaySession)
+        options = transport_options or TransportOptions(session_class=self.session_class)
         async with anyio.create_task_group() as tg:
             tg.start_soon(read_stdout)
             tg.start_soon(write_stdin)

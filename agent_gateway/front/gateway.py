@@ -15,7 +15,6 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import mcp_types
@@ -37,6 +36,7 @@ from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, rank, summary
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.front.reloads import Reload
 
 if TYPE_CHECKING:
     from fastmcp.client.logging import LogMessage
@@ -54,39 +54,10 @@ _CONNECTION_META = frozenset(
         mcp_types.CLIENT_CAPABILITIES_META_KEY,
     }
 )
-HIDDEN = "<hidden>"
 
 AgentId = Annotated[
     str | None, Field(description="Your agent name, if this gateway is shared by several agents.")
 ]
-
-
-@dataclass
-class Reload:
-    time: float
-    file: str
-    ok: bool
-    changes: dict[str, list[str]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    servers: tuple[str, ...] = ()  # server names the record mentions, for hiding
-
-    def render(self, visible: Callable[[str], bool]) -> dict[str, Any]:
-        hidden = [s for s in self.servers if not visible(s)]
-        errors = list(self.errors)
-        for name in sorted(hidden, key=len, reverse=True):
-            errors = [e.replace(repr(name), HIDDEN).replace(name, HIDDEN) for e in errors]
-        changes = {
-            kind: [n if n not in hidden else HIDDEN for n in names]
-            for kind, names in self.changes.items()
-        }
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
-        return {
-            "time": stamp,
-            "file": self.file,
-            "ok": self.ok,
-            "changes": changes,
-            "errors": errors,
-        }
 
 
 class Gateway:
@@ -325,16 +296,20 @@ class Gateway:
         caller = self.caller(agent_id)
         visible = set(self.visible(caller))
         policies = self.policies
+        own = "default" if caller.agent is None else caller.agent  # its policy file's name
 
         def can_see(name: str) -> bool:
             return policies.server_visible(caller.agent, name)
+
+        def is_own(agent: str) -> bool:
+            return policies.open_mode or agent == own
 
         return {
             "config": self.config_path,
             "policies": self.policies.path,
             "open_mode": self.policies.open_mode,
             "agent": caller.agent,
-            "reloads": [r.render(can_see) for r in self.reloads],
+            "reloads": [r.render(can_see, is_own) for r in self.reloads],
             "servers": self.manager.status(n for n in self.manager.names() if n in visible),
         }
 

@@ -84,6 +84,23 @@ def build_server(name: str) -> FastMCP:
         await ctx.info("progress done")
         return "done"
 
+    meetings: dict[str, list[Any]] = {}
+
+    async def gather(group: str, parties: int) -> None:
+        count_and_event = meetings.setdefault(group, [0, asyncio.Event()])
+        count_and_event[0] += 1
+        if count_and_event[0] >= parties:
+            count_and_event[1].set()
+        await asyncio.wait_for(count_and_event[1].wait(), 30)
+
+    @mcp.tool
+    async def meet(ctx: Context, text: str, group: str = "", parties: int = 1) -> str:
+        """Wait for `parties` calls of `group`, log the text, wait for all to log, answer."""
+        await gather(f"{group}/arrive", parties)
+        await ctx.info(text)
+        await gather(f"{group}/logged", parties)
+        return text
+
     @mcp.tool
     def big(size: int) -> str:
         """Return a long string of the given size."""
