@@ -233,8 +233,8 @@ def test_a_json_policy_with_a_duplicated_key_keeps_the_previous_policies(tmp_pat
     assert record is not None and record.ok is False
     assert s.gateway.policies is before
     assert s.gateway.policies.visible_servers("bob", s.names()) == ["public"]
-    assert "'deny' appears twice" in record.errors[0]
-    assert str(s.policies_dir / "bob.json") in record.errors[0]
+    assert "'deny' appears twice" in record.errors[0].text
+    assert str(s.policies_dir / "bob.json") in record.errors[0].text
 
 
 def test_valid_policy_change_swaps_atomically_and_lists_changed_agents(tmp_path: Path) -> None:
