@@ -155,7 +155,9 @@ async def start_gateway(
         argv += ["--policies", str(write_policies(folder, policies))]
     elif not open_mode:
         argv += ["--policies", str(folder / "policies")]
-    child_env = {"PYTHONUNBUFFERED": "1", **(env or {})}
+    # PYTHONPATH: the gateway runs the code of the tree these tests are in (a
+    # shared venv's editable install may point at another checkout).
+    child_env = {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), **(env or {})}
     if "COVERAGE_PROCESS_START" in os.environ:
         child_env["COVERAGE_PROCESS_START"] = os.environ["COVERAGE_PROCESS_START"]
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))
