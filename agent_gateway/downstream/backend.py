@@ -1,7 +1,7 @@
 """One downstream server: a lazy, persistent, supervised MCP session.
 
 Nothing starts until the first call. Concurrent first callers share one
-connect (a lock). The connected ``fastmcp.Client`` is then held and
+start (see lifecycle.py). The connected ``fastmcp.Client`` is then held and
 multiplexes concurrent requests. A crash (the process exits, the connection
 drops) is noticed between calls too; the next call reconnects, with
 exponential backoff when a server keeps failing (calls in the backoff window

@@ -86,13 +86,16 @@ class Lifecycle:
         start = self._start_task
         assert start is not None
         try:
-            return await asyncio.shield(start)
+            client = await asyncio.shield(start)
         except asyncio.CancelledError:
             if start.cancelled() and not _cancelled_from_outside():
                 # stop() cancelled the start, not our caller: say why.
                 self._check_can_start()
                 raise BackendUnavailableError(self.name, "was stopped while starting.") from None
             raise
+        if self._closing:  # it came up as it was retired: its stop closes it; go elsewhere
+            self._check_can_start()
+        return client
 
     def _begin_start(self) -> None:
         self._connecting = True
