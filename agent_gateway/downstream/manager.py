@@ -25,7 +25,7 @@ from agent_gateway.downstream.backend import Backend, State
 logger = logging.getLogger("agent_gateway.downstream.manager")
 
 DRAIN_GRACE = 30.0
-LIST_WAIT = 15.0  # seconds one server may take to list its tools when several are asked
+LIST_WAIT = 30.0  # seconds one server may take to list its tools when several are asked
 
 
 class ProxyManager:
