@@ -9,11 +9,13 @@ a fixed time.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,30 @@ ROUTE_SWITCHES = ("AGENT_GATEWAY_FAST_ROUTE", "AGENT_GATEWAY_COMPAT_OFF")
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_loop_exceptions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test when an event loop reports an exception nobody handled.
+
+    asyncio reports them through ``call_exception_handler`` ("Task exception was
+    never retrieved", "Future exception was never retrieved", a callback that
+    raised) and then only logs them: here they fail the test instead. A garbage
+    collection at the end makes dropped tasks report now, not in a later test.
+    """
+    seen: list[dict[str, Any]] = []
+    original = asyncio.BaseEventLoop.call_exception_handler
+
+    def record(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        seen.append(context)
+        original(loop, context)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "call_exception_handler", record)
+    yield
+    gc.collect()
+    if seen:
+        lines = [f"{c.get('message')}: {c.get('exception')!r}" for c in seen]
+        pytest.fail("The event loop reported unhandled exceptions:\n" + "\n".join(lines))
 
 
 def py_server(script: str, *args: str, **extra: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """One downstream server: a lazy, persistent, supervised MCP session.
 
 Nothing starts until the first call. Concurrent first callers share one
-connect (a lock). The connected ``fastmcp.Client`` is then held and
+start (see lifecycle.py). The connected ``fastmcp.Client`` is then held and
 multiplexes concurrent requests. A crash (the process exits, the connection
 drops) is noticed between calls too; the next call reconnects, with
 exponential backoff when a server keeps failing (calls in the backoff window
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -27,23 +26,22 @@ from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
 from agent_gateway.core.errors import (
     BackendError,
     BackendStartError,
-    BackendUnavailableError,
 )
 from agent_gateway.downstream.features import ResourcesAndPrompts
+from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.procgroup import kill_group
 from agent_gateway.downstream.session import (
     LogFn,
     ProgressFn,
     State,
-    _close_client,
     _notifications_class,
     _root_cause,
     backoff_delay,
     checked_wire,
     warm_imports,
 )
-from agent_gateway.downstream.supervision import Supervised
+from agent_gateway.downstream.supervision import BackendReplacedError, Supervised
 from agent_gateway.downstream.translate import translate_backend_error
 from agent_gateway.logs import remember_secrets
 
@@ -61,7 +59,7 @@ logger = logging.getLogger("agent_gateway.downstream.backend")
 __all__ = ["Backend", "LogFn", "ProgressFn", "State", "backoff_delay", "warm_imports"]
 
 
-class Backend(Supervised, ResourcesAndPrompts):
+class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
     """The live connection to one configured server."""
 
     def __init__(
@@ -88,7 +86,10 @@ class Backend(Supervised, ResourcesAndPrompts):
         self._start_task: asyncio.Task[Client[Any]] | None = None
         self._lock = asyncio.Lock()
         self._tools: dict[str, mcp_types.Tool] | None = None
-        self._tools_fetch: asyncio.Future[dict[str, mcp_types.Tool]] | None = None
+        self._tools_gen = 0  # moves on at every invalidation (see lifecycle.py)
+        self._tools_fetch: asyncio.Task[dict[str, mcp_types.Tool]] | None = None
+        self._fetch_gen = 0
+        self.successor: Backend | None = None  # set when a reload replaces this server
         self._inflight = 0
         self._drained = asyncio.Event()
         self._drained.set()
@@ -143,36 +144,6 @@ class Backend(Supervised, ResourcesAndPrompts):
         }
 
     # ----- connect -----------------------------------------------------------------
-
-    async def connect(self) -> Client[Any]:
-        """Return the connected client, starting the server if needed."""
-        client = self._client
-        if client is not None:
-            return client
-        async with self._lock:
-            if self._client is not None:
-                return self._client
-            self._check_can_start()
-            self._connecting = True
-            try:
-                # A fresh context: the session's long-lived tasks must not keep
-                # (and later act on) the context variables of the first request.
-                start = asyncio.create_task(self._start(), context=contextvars.Context())
-                self._start_task = start
-                try:
-                    return await start
-                except asyncio.CancelledError as exc:
-                    me = asyncio.current_task()
-                    if start.cancelled() and me is not None and not me.cancelling():
-                        # stop() cancelled the start, not our caller: say why.
-                        self._check_can_start()
-                        raise BackendUnavailableError(
-                            self.name, "was stopped while starting."
-                        ) from exc
-                    raise
-            finally:
-                self._start_task = None
-                self._connecting = False
 
     async def _start(self) -> Client[Any]:
         from fastmcp import Client
@@ -264,26 +235,6 @@ class Backend(Supervised, ResourcesAndPrompts):
             tools = await self._fetch_tools()
         return tools.get(name)
 
-    async def _fetch_tools(self) -> dict[str, mcp_types.Tool]:
-        # Concurrent callers share one tools/list request.
-        fetch = self._tools_fetch
-        if fetch is None or fetch.done():
-            fetch = self._tools_fetch = asyncio.ensure_future(self._fetch_tools_once())
-        return await asyncio.shield(fetch)
-
-    async def _fetch_tools_once(self) -> dict[str, mcp_types.Tool]:
-        async with self._request() as client:
-            tools = await client.list_tools()
-        cache = {t.name: t for t in tools}
-        if self._client is client:
-            self._tools = cache
-        return cache
-
-    def invalidate_tools(self) -> None:
-        self._tools = None
-        if self._on_tools_changed is not None:
-            self._on_tools_changed(self.name)
-
     async def call_tool(
         self,
         tool: str,
@@ -350,7 +301,12 @@ class Backend(Supervised, ResourcesAndPrompts):
 
     @contextlib.asynccontextmanager
     async def _request(self) -> Any:
-        client = await self.connect()
+        try:
+            client = await self.connect()
+        except BackendReplacedError as replaced:  # nothing was sent yet: use the replacement
+            async with replaced.successor._request() as client:
+                yield client
+            return
         self._inflight += 1
         self._drained.clear()
         self.last_used = time.monotonic()
@@ -367,25 +323,6 @@ class Backend(Supervised, ResourcesAndPrompts):
                 self._drained.set()
 
     # ----- shutdown ------------------------------------------------------------------
-
-    async def close(self, grace: float = 0.0) -> None:
-        """Stop taking calls, let calls in flight finish (up to ``grace`` s), then stop."""
-        self._closing = True
-        if grace > 0 and self._inflight:
-            with anyio.move_on_after(grace):
-                await self._drained.wait()
-        await self.stop()
-
-    async def stop(self) -> None:
-        """End the session and the process now; a later call may start it again."""
-        start = self._start_task
-        if start is not None and self._closing:
-            start.cancel()  # a start nobody will use: do not wait for it
-        async with self._lock:
-            client, self._client = self._client, None
-            self._tools = None
-            if client is not None:
-                await _close_client(client)
 
     def kill(self) -> None:
         """SIGKILL this server's process group now (a forced gateway exit)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,12 +19,13 @@ import mcp_types
 
 from agent_gateway.core.config import GatewayConfig
 from agent_gateway.core.diff import ConfigDiff, diff_configs
-from agent_gateway.core.errors import BackendError, UnknownServerError
+from agent_gateway.core.errors import BackendError, BackendUnavailableError, UnknownServerError
 from agent_gateway.downstream.backend import Backend, State
 
 logger = logging.getLogger("agent_gateway.downstream.manager")
 
 DRAIN_GRACE = 30.0
+LIST_WAIT = 30.0  # seconds one server may take to list its tools when several are asked
 
 
 class ProxyManager:
@@ -33,9 +35,11 @@ class ProxyManager:
         *,
         on_tools_changed: Callable[[str], None] | None = None,
         drain_grace: float = DRAIN_GRACE,
+        list_wait: float = LIST_WAIT,
     ) -> None:
         self.config = config
         self.drain_grace = drain_grace
+        self.list_wait = list_wait
         self._on_tools_changed = on_tools_changed
         self.backends: dict[str, Backend] = {
             name: self._new_backend(name) for name in config.servers
@@ -68,9 +72,15 @@ class ProxyManager:
     # ----- queries over many servers -------------------------------------------------
 
     async def tools_of(
-        self, names: Iterable[str]
+        self, names: Iterable[str], *, patient: bool = False
     ) -> tuple[dict[str, list[mcp_types.Tool]], dict[str, str]]:
-        """Ask the named servers for their tools in parallel; failures land in errors."""
+        """Ask the named servers for their tools in parallel; failures land in errors.
+
+        Each server has its own deadline: its startupTimeout and timeout, and
+        unless ``patient``, at most ``list_wait`` seconds. A server still
+        starting (or slow to list) past that is reported in errors; its start
+        and its fetch go on, so a later ask finds it ready.
+        """
         tools: dict[str, list[mcp_types.Tool]] = {}
         errors: dict[str, str] = {}
 
@@ -78,10 +88,13 @@ class ProxyManager:
             backend = self.backends[name]
             if backend.state is State.DISABLED:
                 return
-            try:
-                tools[name] = await backend.list_tools()
-            except BackendError as exc:
-                errors[name] = str(exc)
+            with anyio.move_on_after(math.inf if patient else self.list_wait) as waited:
+                try:
+                    tools[name] = await backend.list_tools()
+                except BackendError as exc:
+                    errors[name] = str(exc)
+            if waited.cancelled_caught:
+                errors[name] = str(_too_slow(backend, self.list_wait))
 
         async with anyio.create_task_group() as tg:
             for name in names:
@@ -99,7 +112,7 @@ class ProxyManager:
             self._retire(self.backends.pop(name))
         for name in change.changed:
             old = self.backends[name]
-            self.backends[name] = self._new_backend(name)
+            self.backends[name] = old.successor = self._new_backend(name)
             self._retire(old)
         for name in change.added:
             self.backends[name] = self._new_backend(name)
@@ -164,11 +177,24 @@ class ProxyManager:
         backends = list(self.backends.values())
         self._closed = backends
         self.backends = {}
+        # Servers still draining after a reload are closed at once too: the
+        # gateway is exiting, there is nobody left to finish their calls for.
+        retiring = list(self._retiring.items())
+        for task, _ in retiring:
+            task.cancel()
+        await asyncio.gather(*(task for task, _ in retiring), return_exceptions=True)
         async with anyio.create_task_group() as tg:
-            for backend in backends:
+            for backend in (*backends, *(backend for _, backend in retiring)):
                 tg.start_soon(backend.close)
-        if self._retiring:
-            await asyncio.gather(*list(self._retiring), return_exceptions=True)
 
     def status(self, names: Iterable[str]) -> list[dict[str, Any]]:
         return [self.backends[n].status() for n in names if n in self.backends]
+
+
+def _too_slow(backend: Backend, wait: float) -> BackendUnavailableError:
+    doing = "is still starting" if backend.state is State.CONNECTING else "is slow to answer"
+    return BackendUnavailableError(
+        backend.name,
+        f"{doing}: no tool list within {wait:g}s. "
+        f"Call list_tools(server={backend.name!r}) to wait for it.",
+    )

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import anyio.abc
 import mcp_types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from fastmcp.client.transports.base import ClientTransport, TransportOptions
 from mcp import ClientSession
 from mcp.client.stdio import get_default_environment
@@ -89,65 +90,13 @@ class StdioProcessTransport(ClientTransport):
         self.returncode = None
         read_in, read_out = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_in, write_out = anyio.create_memory_object_stream[SessionMessage](0)
-
-        async def read_stdout() -> None:
-            assert process.stdout is not None
-            buf = bytearray()
-            async with read_in:
-                try:
-                    async for chunk in process.stdout:
-                        buf += chunk
-                        start = 0
-                        while (end := buf.find(b"\n", start)) >= 0:
-                            line = bytes(buf[start:end])
-                            start = end + 1
-                            message = self._parse(line)
-                            if message is not None:
-                                await read_in.send(message)
-                        del buf[:start]
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-                    pass
-
-        async def write_stdin() -> None:
-            assert process.stdin is not None
-            async with write_out:
-                try:
-                    async for message in write_out:
-                        data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                        await process.stdin.send(data.encode() + b"\n")
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-                    await read_in.aclose()
-
         stderr_done = anyio.Event()
-
-        async def read_stderr() -> None:
-            assert process.stderr is not None
-            buf = bytearray()
-            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-                async for chunk in process.stderr:
-                    buf += chunk
-                    *lines, rest = buf.split(b"\n")
-                    buf = bytearray(rest[-65536:])
-                    for raw in lines:
-                        self._stderr_line(raw)
-            self._stderr_line(buf)  # a last line without a newline is often the reason
-            stderr_done.set()
-
-        async def watch_exit() -> None:
-            # Not process.wait(): it also waits for pipe EOF, which a grandchild
-            # holding the pipes delays forever.
-            while process.returncode is None:
-                await anyio.sleep(EXIT_POLL)
-            self.returncode = process.returncode
-            if self.on_exit is not None:
-                self.on_exit(process.returncode)
-
         options = transport_options or TransportOptions(session_class=self.session_class)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(read_stdout)
-            tg.start_soon(write_stdin)
-            tg.start_soon(read_stderr)
-            tg.start_soon(watch_exit)
+            tg.start_soon(self._read_stdout, process, read_in)
+            tg.start_soon(self._write_stdin, process, write_out, read_in)
+            tg.start_soon(self._read_stderr, process, stderr_done)
+            tg.start_soon(self._watch_exit, process)
             # A session ended by cancellation (a start timeout, a forced stop)
             # gets no polite stdin-close grace: nobody waits for it to finish.
             polite = False
@@ -164,6 +113,65 @@ class StdioProcessTransport(ClientTransport):
                     with anyio.move_on_after(STDERR_DRAIN):
                         await stderr_done.wait()
                 tg.cancel_scope.cancel()
+
+    async def _read_stdout(
+        self,
+        process: anyio.abc.Process,
+        read_in: MemoryObjectSendStream[SessionMessage | Exception],
+    ) -> None:
+        assert process.stdout is not None
+        buf = bytearray()
+        async with read_in:
+            try:
+                async for chunk in process.stdout:
+                    buf += chunk
+                    start = 0
+                    while (end := buf.find(b"\n", start)) >= 0:
+                        line = bytes(buf[start:end])
+                        start = end + 1
+                        message = self._parse(line)
+                        if message is not None:
+                            await read_in.send(message)
+                    del buf[:start]
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                pass
+
+    async def _write_stdin(
+        self,
+        process: anyio.abc.Process,
+        write_out: MemoryObjectReceiveStream[SessionMessage],
+        read_in: MemoryObjectSendStream[SessionMessage | Exception],
+    ) -> None:
+        assert process.stdin is not None
+        async with write_out:
+            try:
+                async for message in write_out:
+                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                    await process.stdin.send(data.encode() + b"\n")
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                await read_in.aclose()
+
+    async def _read_stderr(self, process: anyio.abc.Process, done: anyio.Event) -> None:
+        assert process.stderr is not None
+        buf = bytearray()
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            async for chunk in process.stderr:
+                buf += chunk
+                *lines, rest = buf.split(b"\n")
+                buf = bytearray(rest[-65536:])
+                for raw in lines:
+                    self._stderr_line(raw)
+        self._stderr_line(buf)  # a last line without a newline is often the reason
+        done.set()
+
+    async def _watch_exit(self, process: anyio.abc.Process) -> None:
+        # Not process.wait(): it also waits for pipe EOF, which a grandchild
+        # holding the pipes delays forever.
+        while process.returncode is None:
+            await anyio.sleep(EXIT_POLL)
+        self.returncode = process.returncode
+        if self.on_exit is not None:
+            self.on_exit(process.returncode)
 
     def _stderr_line(self, raw: bytes | bytearray) -> None:
         text = raw.decode("utf-8", "replace").rstrip()

@@ -40,6 +40,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("agent_gateway.downstream.backend")
 
+REMOVED = "was removed or replaced by a config reload. Call list_servers()."
+
+
+class BackendReplacedError(BackendUnavailableError):
+    """The server was replaced by a reload; ``successor`` is the Backend that took its place."""
+
+    def __init__(self, server: str, successor: Any) -> None:
+        super().__init__(server, REMOVED)
+        self.successor = successor
+
 
 class Supervised:
     """The failure bookkeeping of a Backend: when it may start, and what a failure means."""
@@ -56,6 +66,8 @@ class Supervised:
     _connected_at: float | None
     _stdio: StdioProcessTransport | None
     _tools: dict[str, mcp_types.Tool] | None
+    _tools_gen: int
+    successor: Any
     _on_tools_changed: Callable[[str], None] | None
 
     def _current_stderr(self) -> str:
@@ -73,9 +85,9 @@ class Supervised:
 
     def _check_can_start(self) -> None:
         if self._closing:
-            raise BackendUnavailableError(
-                self.name, "was removed or replaced by a config reload. Call list_servers()."
-            )
+            if self.successor is not None:
+                raise BackendReplacedError(self.name, self.successor)
+            raise BackendUnavailableError(self.name, REMOVED)
         if self.spec.disabled:
             raise BackendUnavailableError(
                 self.name, 'is disabled in the config. Set "disabled": false to use it.'
@@ -108,6 +120,7 @@ class Supervised:
     def _crashed(self, reason: str) -> None:
         client, self._client = self._client, None
         self._tools = None
+        self._tools_gen += 1
         if client is None:
             return
         self._record_failure(reason)

@@ -234,13 +234,22 @@ async def start_all(gateway: Gateway, stop: asyncio.Event) -> None:
             return
         gateway.notify_changed()
 
-    while not stop.is_set():
-        waiting = [
-            b
-            for b in gateway.manager.backends.values()
-            if b.state in (State.IDLE, State.ERROR) and b.ready_to_retry()
-        ]
-        await asyncio.gather(*(one(b) for b in waiting))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(gateway.changed.wait(), timeout=RETRY_POLL)
-        gateway.changed.clear()
+    # One task per server: a slow or hung start holds up no other server's.
+    starting: dict[Backend, asyncio.Task[None]] = {}
+    try:
+        while not stop.is_set():
+            waiting = [
+                b
+                for b in gateway.manager.backends.values()
+                if b not in starting and b.state in (State.IDLE, State.ERROR) and b.ready_to_retry()
+            ]
+            for backend in waiting:
+                starting[backend] = asyncio.create_task(one(backend))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gateway.changed.wait(), timeout=RETRY_POLL)
+            gateway.changed.clear()
+            starting = {b: t for b, t in starting.items() if not t.done()}
+    finally:
+        for task in starting.values():
+            task.cancel()
+        await asyncio.gather(*starting.values(), return_exceptions=True)

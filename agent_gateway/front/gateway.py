@@ -170,7 +170,7 @@ class Gateway:
             check_query(query)  # before any server is asked for its tools
         caller = self.caller(agent_id)
         names = [self.backend(caller, server).name] if server else self.visible(caller)
-        found, failed = await self.manager.tools_of(names)
+        found, failed = await self.manager.tools_of(names, patient=server is not None)
         if server and server in failed:
             raise ToolError(failed[server])
         items = [

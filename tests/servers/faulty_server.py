@@ -8,7 +8,9 @@ Modes:
   crash-loop   append a line to --count-file at every start, then exit 1 at once
   grandchild   spawn a `sleep 300` grandchild (same process group), write its pid to
                --pid-file; tools echo, pid, grandchild_pid
-  slow-start   sleep --delay seconds before serving echo/pid
+  slow-start   sleep --delay seconds before serving echo/pid (a line per start to --count-file,
+               if given, before the sleep)
+  slow-list    serve echo/pid, but answer tools/list only after --delay seconds
   crash-after  serve echo/pid; crash_soon exits the process with code 5 0.1 s later
 
 fastmcp is imported only once the mode needs it, so the early-exit modes are fast.
@@ -34,6 +36,7 @@ MODES = (
     "crash-loop",
     "grandchild",
     "slow-start",
+    "slow-list",
     "crash-after",
 )
 
@@ -51,12 +54,20 @@ def write_junk() -> None:
     os.write(1 if _wire_fd is None else _wire_fd, JUNK_LINE)
 
 
-def build_server(name: str, mode: str, grandchild: subprocess.Popen[bytes] | None) -> FastMCP:
+def build_server(
+    name: str, mode: str, grandchild: subprocess.Popen[bytes] | None, delay: float = 0.0
+) -> FastMCP:
     import asyncio
 
     from fastmcp import FastMCP
+    from fastmcp.server.middleware import Middleware
 
-    mcp = FastMCP(name)
+    class SlowList(Middleware):
+        async def on_list_tools(self, context, call_next):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(delay)
+            return await call_next(context)
+
+    mcp = FastMCP(name, middleware=[SlowList()] if mode == "slow-list" else [])
 
     @mcp.tool
     async def echo(text: str) -> str:
@@ -95,14 +106,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", required=True, choices=MODES)
     parser.add_argument("--name", default="faulty")
-    parser.add_argument("--count-file", help="crash-loop: file to append a line to per start")
+    parser.add_argument(
+        "--count-file", help="crash-loop, slow-start: file to append a line to per start"
+    )
     parser.add_argument("--pid-file", help="grandchild: file to write the grandchild pid to")
     parser.add_argument(
         "--inherit-fds",
         action="store_true",
         help="grandchild: let the grandchild inherit stdin/stdout/stderr (default: /dev/null)",
     )
-    parser.add_argument("--delay", type=float, default=2.0, help="slow-start: seconds to wait")
+    parser.add_argument(
+        "--delay", type=float, default=2.0, help="slow-start, slow-list: seconds to wait"
+    )
     args = parser.parse_args()
 
     if args.mode == "start-crash":
@@ -133,9 +148,12 @@ def main() -> None:
         os.replace(tmp, args.pid_file)
 
     if args.mode == "slow-start":
+        if args.count_file:
+            with open(args.count_file, "a", encoding="utf-8") as f:
+                f.write(f"start {os.getpid()}\n")
         time.sleep(args.delay)
 
-    mcp = build_server(args.name, args.mode, grandchild)
+    mcp = build_server(args.name, args.mode, grandchild, args.delay)
 
     if args.mode == "junk":
         global _wire_fd
