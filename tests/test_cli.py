@@ -570,7 +570,7 @@ def test_check_with_an_agent_and_no_policies_folder_is_not_open_mode(
 ) -> None:
     write_config({"echo": echo_server()})
     code, out, err = run(capsys, "check", "--agent", "alice", "--server", "echo")
-    assert code == 0, err
+    assert code == 3, err  # denied
     assert "open mode" not in out
     assert out.splitlines()[-1].startswith("denied:") and "policies/alice.toml" in out
 

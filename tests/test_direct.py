@@ -37,6 +37,7 @@ ECHO_TOOLS = {
     "env",
     "crash",
     "mixed",
+    "meet",
     "with_meta",
 }
 DENIED = {"crash", "env"}
