@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8765
+# Test processes: most tests wait on real server subprocesses, so three share two cores well.
+PYTEST_WORKERS ?= 3
 
 .PHONY: run test install install-test lint typecheck pytest bench clean
 
@@ -49,8 +51,8 @@ SLOW_ROUTE_ONLY := meta_tools_end_to_end or everything_server or alice or declar
 	or both_eras_list_and_call or bearer_token_binds
 
 pytest:
-	$(BIN)/pytest -q
-	AGENT_GATEWAY_FAST_ROUTE=0 $(BIN)/pytest -q $(SLOW_ROUTE_TESTS) -k "$(SLOW_ROUTE_ONLY)"
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	AGENT_GATEWAY_FAST_ROUTE=0 $(BIN)/pytest -q -n $(PYTEST_WORKERS) $(SLOW_ROUTE_TESTS) -k "$(SLOW_ROUTE_ONLY)"
 
 test: install-test lint typecheck pytest
 
