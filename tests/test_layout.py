@@ -39,3 +39,32 @@ def test_every_module_opens_with_a_docstring() -> None:
         if ast.get_docstring(ast.parse(p.read_text())) is None
     ]
     assert not missing
+
+
+# Our own private names reached on objects of ours, and the stdlib's public-by-use ones.
+OWN_PRIVATE = {"_wire", "_request", "_SubParsersAction", "_exit"}
+
+
+def test_only_compat_touches_private_attributes_of_fastmcp_or_the_sdk() -> None:
+    found = []
+    for path in MODULES:
+        if path.name == "compat.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = None
+            if isinstance(node, ast.Attribute) and not (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            ):
+                name = node.attr
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "setattr", "hasattr")
+                and len(node.args) > 1
+                and isinstance(node.args[1], ast.Constant)
+            ):
+                name = str(node.args[1].value)
+            private = name and name.startswith("_") and not name.startswith("__")
+            if private and name not in OWN_PRIVATE:
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {name}")
+    assert not found, "private access outside agent_gateway/compat.py: " + ", ".join(found)
