@@ -258,13 +258,14 @@ def table(results: Sequence[SizeResult]) -> str:
 def breakdown(results: Sequence[SizeResult]) -> str:
     """Where the characters go, per task (means)."""
     lines = [
-        "| tools | direct tools/list | call result | meta tools/list | list_tools(query) "
-        "| hits | get_tool | call_tool |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| tools | direct tools/list | per tool | call result | meta tools/list "
+        "| list_tools(query) | hits | get_tool | call_tool |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.size} | {r.direct_list:,} | {r.direct_call:,.0f} | {r.meta_list:,} "
+            f"| {r.size} | {r.direct_list:,} | {r.direct_list / r.size:,.0f} "
+            f"| {r.direct_call:,.0f} | {r.meta_list:,} "
             f"| {r.search:,.0f} | {r.hits:.1f} | {r.get_tool:,.0f} | {r.meta_call:,.0f} |"
         )
     return "\n".join(lines)
