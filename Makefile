@@ -59,6 +59,7 @@ test: install-test lint typecheck pytest
 bench: install-test
 	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/search_eval.py
+	$(BIN)/python bench/tokens.py
 
 clean:
 	rm -rf $(VENV) tests/npm/node_modules .mypy_cache .ruff_cache .pytest_cache
