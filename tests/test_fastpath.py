@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
         ({"server": "a"}, None),  # missing tool: fastmcp's validation error
         ({"tool": "t"}, None),
         ({"server": 1, "tool": "t"}, None),
-        ({"server": "a", "tool": "t", "arguments": "x=1"}, None),
+        ({"server": "a", "tool": "t", "arguments": "x=1"}, ("a", "t", "x=1", None)),
         ({"server": "a", "tool": "t", "arguments": [1]}, None),
         ({"server": "a", "tool": "t", "agent_id": 7}, None),
         ({"server": "a", "tool": "t", "extra": 1}, None),
@@ -51,9 +51,14 @@ async def test_fast_route_answers_like_the_slow_one(tmp_path: Path) -> None:
         bad = await gw.client.call_tool_mcp("call_tool", {"server": "a"})
         assert bad.is_error and "tool" in bad.content[0].text
         bad_args = await gw.client.call_tool_mcp(
-            "call_tool", {"server": "a", "tool": "echo", "arguments": "text=hi"}
+            "call_tool", {"server": "a", "tool": "echo", "arguments": [1]}
         )
         assert bad_args.is_error and "arguments" in bad_args.content[0].text
+        # A string is taken here too: the gateway reads it (see the parity test).
+        not_json = await gw.client.call_tool_mcp(
+            "call_tool", {"server": "a", "tool": "echo", "arguments": "text=hi"}
+        )
+        assert not_json.is_error and "arguments" in not_json.content[0].text
 
 
 async def test_a_well_formed_call_tool_never_enters_fastmcps_pipeline(tmp_path: Path) -> None:
@@ -98,7 +103,7 @@ FAST_ROUTE_ON = {"AGENT_GATEWAY_FAST_ROUTE": "1"}  # whatever the test run's own
 FAST_ROUTE_OFF = {"AGENT_GATEWAY_FAST_ROUTE": "0"}
 
 # (server, tool, arguments): one call per kind of answer the contract covers.
-PARITY_CALLS: list[tuple[str, str, dict[str, Any]]] = [
+PARITY_CALLS: list[tuple[str, str, dict[str, Any] | str]] = [
     ("a", "echo", {"text": "hi"}),  # a normal result
     ("a", "structured", {}),  # structured content
     ("a", "fail", {"message": "nope"}),  # isError from the downstream
@@ -109,6 +114,12 @@ PARITY_CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("raw", "bad_content", {}),  # an invalid downstream result
     ("raw", "no_content", {}),  # another invalid one
     ("raw", "input_required", {}),  # a result the gateway cannot relay
+    ("a", "add", {"a": 1}),  # arguments failing the tool's schema: a missing field
+    ("a", "add", {"a": 1, "b": "two"}),  # and a field of the wrong type
+    ("a", "add", '{"a": 1, "b": 2}'),  # arguments as a JSON string
+    ("a", "add", "[1, 2]"),  # a JSON string that is not an object
+    ("a", "add", "a=1"),  # a string that is not JSON
+    ("raw", "picky", {}),  # the downstream's own error about the arguments
     ("a", "crash", {}),  # the server dies during the call
     ("a", "echo", {"text": "after"}),  # and the next call restarts it
 ]
@@ -127,7 +138,8 @@ async def _answers(folder: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     answers = []
     async with start_gateway(folder, servers, policies={"default": PARITY_POLICY}, env=env) as gw:
         for server, tool, arguments in PARITY_CALLS:
-            result = await gw.downstream(server, tool, **arguments)
+            params = {"server": server, "tool": tool, "arguments": arguments}
+            result = await gw.client.call_tool_mcp("call_tool", params)
             answer = result.model_dump(by_alias=True, exclude_none=True)
             for block in answer["content"]:  # a stderr tail has the downstream's timestamps
                 block["text"] = block["text"].split("\nLast stderr lines")[0]
@@ -157,6 +169,7 @@ async def test_the_fast_and_slow_routes_answer_every_kind_of_call_identically(
         error = by_call[("raw", kind)]
         assert error["isError"] is True
         assert "'raw'" in error["content"][0]["text"], error
+    _argument_answers(fast)
     assert by_call[("a", "crash")]["isError"] is True
     assert "'a'" in by_call[("a", "crash")]["content"][0]["text"]
 
@@ -195,7 +208,8 @@ async def _in_process_answer(
     server.add_middleware(Record())
     try:
         async with Client(server) as client:
-            result = await client.call_tool_mcp("call_tool", {"server": "a", "tool": "echo"})
+            params = {"server": "a", "tool": "echo", "arguments": {"text": "hi"}}
+            result = await client.call_tool_mcp("call_tool", params)
             return result.model_dump(by_alias=True, exclude_none=True)
     finally:
         await manager.close()
@@ -212,3 +226,29 @@ async def test_an_exception_inside_either_route_is_the_same_tool_error_naming_th
     assert fast == slow
     assert fast["isError"] is True
     assert fast["content"][0]["text"] == "Server 'a' failed: RuntimeError: kaput"
+
+
+def _argument_answers(answers: list[dict[str, Any]]) -> None:
+    """What the argument calls of PARITY_CALLS answered (the same on both routes)."""
+    by_call = {(c[0], c[1], str(c[2])): a for c, a in zip(PARITY_CALLS, answers, strict=True)}
+    missing = by_call[("a", "add", "{'a': 1}")]
+    assert missing["isError"] is True
+    text = missing["content"][0]["text"]
+    assert text.startswith("Invalid arguments for tool 'add' on server 'a': 'b' is a required")
+    assert "Parameters: a: int, b: int" in text
+    assert 'Input schema: {"' in text and '"required":["a","b"]' in text
+    wrong = by_call[("a", "add", "{'a': 1, 'b': 'two'}")]["content"][0]["text"]
+    assert "at 'b': 'two' is not of type 'integer'" in wrong
+    assert by_call[("a", "add", '{"a": 1, "b": 2}')]["content"][0]["text"] == "3"
+    not_object = by_call[("a", "add", "[1, 2]")]
+    assert not_object["isError"] is True
+    assert (
+        "arguments is a string that is JSON list, not an object"
+        in (not_object["content"][0]["text"])
+    )
+    not_json = by_call[("a", "add", "a=1")]["content"][0]["text"]
+    assert not_json.startswith("arguments is a string that is not valid JSON")
+    picky = by_call[("raw", "picky", "{}")]
+    assert picky["isError"] is True
+    assert picky["content"][0]["text"] == "Input validation error: 'path' is required"
+    assert picky["content"][1]["text"].startswith("Parameters: (none)\nInput schema: {")

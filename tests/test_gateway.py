@@ -214,9 +214,14 @@ async def _discovery(gw: Any) -> None:
     assert "no-such-binary" in errors["missing"]
     assert "${NOPE}" in errors["unset"]
     for tool in everything["tools"]:
-        assert set(tool) == {"server", "name", "summary"}
+        assert set(tool) == {"server", "name", "summary", "sig"}
         assert len(tool["summary"]) <= 160
     summaries = {(t["server"], t["name"]): t["summary"] for t in everything["tools"]}
+    sigs = {(t["server"], t["name"]): t["sig"] for t in everything["tools"]}
+    assert sigs[("echo", "add")] == "a: int, b: int"
+    assert sigs[("echo", "progress")] == "steps?: int"
+    assert sigs[("echo", "pid")] == ""
+    assert sigs[("time", "get_current_time")] == "timezone: str"
     assert summaries[("echo", "add")] == "Add two integers."
     assert summaries[("echo", "mixed")] == (
         "Return text, an image, an embedded resource and a resource link."
@@ -246,6 +251,7 @@ async def _discovery(gw: Any) -> None:
         ranked = await meta_data(gw, "list_tools", query=query)
         first = ranked["tools"][0]
         assert (first["server"], first["name"]) == expected, (query, ranked["tools"][:3])
+        assert "sig" in first, first  # a search hit is callable without get_tool
     nothing = await meta_data(gw, "list_tools", query="xyzzy quux")
     assert nothing["tools"] == []
     assert nothing["total"] == 0

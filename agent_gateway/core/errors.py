@@ -8,6 +8,7 @@
     ├── IdentityError          a caller's identity is refused (spoofed agent_id, bad token)
     │   └── DuplicateHeaderError   more than one Authorization header (HTTP 400)
     ├── QueryTooLongError      a search query over the length the gateway searches
+    ├── InvalidArgumentsError  call_tool arguments not an object, or failing the tool's schema
     ├── NotFoundError          a server or tool the caller cannot see; the text depends
     │   ├── UnknownServerError   only on the name given, so a denied thing looks
     │   └── UnknownToolError     exactly like a missing one
@@ -114,3 +115,7 @@ class QueryTooLongError(GatewayError):
         self.length = length
         self.limit = limit
         super().__init__(f"Query is {length:,} characters; the limit is {limit:,}. Shorten it.")
+
+
+class InvalidArgumentsError(GatewayError):
+    """A call's arguments are not a JSON object, or fail the tool's input schema."""

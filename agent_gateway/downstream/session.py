@@ -73,6 +73,7 @@ def warm_imports() -> None:
     deadlock with one the loop is doing (seen with fastmcp's lazy imports).
     """
     import fastmcp.client  # noqa: F401
+    import jsonschema  # noqa: F401  (core/arguments.py checks every call's arguments with it)
 
     from agent_gateway.downstream import stdio  # noqa: F401
 

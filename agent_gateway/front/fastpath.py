@@ -10,8 +10,10 @@ same error texts, and the downstream ``CallToolResult`` returned as is.
 
 Anything it is not sure about goes the usual way: other tools, and arguments
 of the wrong shape (so fastmcp's validation message stays the one callers
-see). Over HTTP the caller's ``Authorization`` header comes from the SDK's
-request context; without one there, the usual way too.
+see). ``arguments`` given as a JSON string is read by the gateway on both
+routes (``core/arguments.py``), so it is taken here too. Over HTTP the
+caller's ``Authorization`` header comes from the SDK's request context;
+without one there, the usual way too.
 
 A result it cannot relay (invalid, or a kind the gateway does not carry) is
 caught where both routes check it (``checked_wire``), and an exception
@@ -43,7 +45,7 @@ Handler = Callable[[Any, Any], Awaitable[Any]]
 
 def call_tool_args(
     args: dict[str, Any],
-) -> tuple[str, str, dict[str, Any] | None, str | None] | None:
+) -> tuple[str, str, dict[str, Any] | str | None, str | None] | None:
     """``(server, tool, arguments, agent_id)`` if ``args`` fit ``call_tool``'s schema exactly."""
     if not _FIELDS.issuperset(args):
         return None
@@ -51,7 +53,7 @@ def call_tool_args(
     arguments, agent_id = args.get("arguments"), args.get("agent_id")
     if type(server) is not str or type(tool) is not str:
         return None
-    if arguments is not None and type(arguments) is not dict:
+    if arguments is not None and type(arguments) is not dict and type(arguments) is not str:
         return None
     if agent_id is not None and type(agent_id) is not str:
         return None

@@ -25,6 +25,7 @@ from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from agent_gateway.audit import AuditLog
+from agent_gateway.core.arguments import check_arguments, parse_arguments
 from agent_gateway.core.errors import (
     BackendError,
     GatewayError,
@@ -33,9 +34,10 @@ from agent_gateway.core.errors import (
 )
 from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
 from agent_gateway.core.policy import PolicySet
-from agent_gateway.core.search import Candidate, check_query, rank, summary
+from agent_gateway.core.search import Candidate, check_query, hits, rank
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.reloads import Reload
 
 if TYPE_CHECKING:
@@ -179,14 +181,12 @@ class Gateway:
             for t in found.get(name, [])
             if self.policies.tool_allowed(caller.agent, name, t.name)
         ]
+        schemas = {(n, t.name): t.input_schema for n in names for t in found.get(n, [])}
         if query and query.strip():
             items = rank(query, items)
         limit = max(1, limit)
         return {
-            "tools": [
-                {"server": c.server, "name": c.name, "summary": summary(c.description)}
-                for c in items[:limit]
-            ],
+            "tools": hits(items[:limit], schemas),
             "total": len(items),
             "truncated": len(items) > limit,
             "errors": [{"server": n, "error": e} for n, e in failed.items()],
@@ -211,7 +211,7 @@ class Gateway:
         self,
         server: str,
         tool: str,
-        arguments: dict[str, Any] | None,
+        arguments: dict[str, Any] | str | None,
         agent_id: str | None,
         ctx: Context | None,
     ) -> ToolResult:
@@ -227,7 +227,7 @@ class Gateway:
         caller: Caller,
         server: str,
         tool: str,
-        arguments: dict[str, Any] | None,
+        arguments: dict[str, Any] | str | None,
         session: Any,
         request_id: Any,
         *,
@@ -239,15 +239,15 @@ class Gateway:
         :meth:`Backend.call_tool_wire`); else always the model.
         """
         if self.audit is None:
-            backend, _ = await self.tool(caller, server, tool)
-            return await self._call_backend(backend, tool, arguments, session, request_id, wire)
+            backend, found = await self.tool(caller, server, tool)
+            return await self._call_checked(backend, found, arguments, session, request_id, wire)
         started = time.perf_counter()
         allowed = False
         is_error: bool | None = None
         try:
-            backend, _ = await self.tool(caller, server, tool)
+            backend, found = await self.tool(caller, server, tool)
             allowed, is_error = True, True
-            result = await self._call_backend(backend, tool, arguments, session, request_id, wire)
+            result = await self._call_checked(backend, found, arguments, session, request_id, wire)
             is_error = bool(result.get("isError") if isinstance(result, dict) else result.is_error)
             return result
         finally:
@@ -260,6 +260,21 @@ class Gateway:
                 duration_ms=(time.perf_counter() - started) * 1000,
                 is_error=is_error,
             )
+
+    async def _call_checked(
+        self,
+        backend: Backend,
+        found: mcp_types.Tool,
+        arguments: dict[str, Any] | str | None,
+        session: Any,
+        request_id: Any,
+        wire: bool,
+    ) -> dict[str, Any] | mcp_types.CallToolResult:
+        """Read and check the arguments, call; a downstream's argument error gets the schema."""
+        args = parse_arguments(arguments)
+        check_arguments(backend.name, found.name, found.input_schema, args)
+        result = await self._call_backend(backend, found.name, args, session, request_id, wire)
+        return with_argument_help(result, backend.name, found.name, found.input_schema)
 
     async def _call_backend(
         self,

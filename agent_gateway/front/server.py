@@ -17,6 +17,7 @@ from pydantic import Field
 
 from agent_gateway import __version__
 from agent_gateway.core.errors import GatewayError
+from agent_gateway.core.search import LIMIT_DEFAULT
 from agent_gateway.downstream.backend import warm_imports
 from agent_gateway.front.gateway import AgentId, Gateway
 
@@ -67,7 +68,8 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
         version=__version__,
         instructions=(
             "Gateway to many MCP servers. Call list_servers or list_tools(query=...) to find a "
-            "tool, get_tool for its schema, then call_tool(server, tool, arguments)."
+            "tool (hits carry sig, its parameters; get_tool gives the full schema), then "
+            "call_tool(server, tool, arguments)."
         ),
         lifespan=lifespan,
     )
@@ -103,12 +105,12 @@ def _add_meta_tools(mcp: FastMCP[Any], gateway: Gateway) -> None:
 
     @mcp.tool(
         description="List or search tools. Give server to list one server; query to rank by "
-        "relevance."
+        "relevance. sig: the parameters (name?: optional)."
     )
     async def list_tools(
         server: str | None = None,
         query: str | None = None,
-        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+        limit: Annotated[int, Field(ge=1, le=1000)] = LIMIT_DEFAULT,
         agent_id: AgentId = None,
     ) -> ToolResult:
         try:
@@ -127,7 +129,9 @@ def _add_meta_tools(mcp: FastMCP[Any], gateway: Gateway) -> None:
     async def call_tool(
         server: str,
         tool: str,
-        arguments: dict[str, Any] | None = None,
+        arguments: Annotated[
+            dict[str, Any] | str | None, Field(description="An object, or one as a JSON string.")
+        ] = None,
         agent_id: AgentId = None,
         ctx: Context | None = None,
     ) -> ToolResult:

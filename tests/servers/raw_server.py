@@ -11,6 +11,7 @@ Tools:
   bad_content     a content block of an unknown type (an invalid result)
   no_content      a result without ``content`` (an invalid result)
   input_required  a 2026-07-28 ``input_required`` result asking for an elicitation
+  picky           an error about its arguments, which its (loose) schema does not describe
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ ANSWERS: Mapping[str, dict[str, Any]] = {
     "ok": {"content": [{"type": "text", "text": "fine"}]},
     "bad_content": {"content": [{"type": "hologram", "text": "?"}]},
     "no_content": {"structuredContent": {"x": 1}},
+    "picky": {
+        "content": [{"type": "text", "text": "Input validation error: 'path' is required"}],
+        "isError": True,
+    },
     "input_required": {
         "resultType": "input_required",
         "inputRequests": {
