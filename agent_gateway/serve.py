@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from agent_gateway.audit import AuditLog
 from agent_gateway.core.config import GatewayConfig
 from agent_gateway.core.policy import PolicySet
+from agent_gateway.downstream.catalog import Catalog, default_folder
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.frontio import run_stdio
 from agent_gateway.front.gateway import Gateway
@@ -31,7 +32,7 @@ async def serve(
     args: argparse.Namespace, config: GatewayConfig, policies: PolicySet, policies_path: str
 ) -> int:
     _log_access(policies, args.agent)
-    manager = ProxyManager(config)
+    manager = ProxyManager(config, catalog=Catalog(default_folder()))
     audit = AuditLog(args.audit_log) if args.audit_log else None
     gateway = Gateway(
         manager,

@@ -35,6 +35,16 @@ EVERYTHING = REPO / "tests" / "npm" / "node_modules" / ".bin" / "mcp-server-ever
 # Passed on to the gateways tests start (`make test` runs the e2e tests again with the
 # fast route off): see agent_gateway/front/fastpath.py and agent_gateway/compat.py.
 ROUTE_SWITCHES = ("AGENT_GATEWAY_FAST_ROUTE", "AGENT_GATEWAY_COMPAT_OFF")
+CATALOG = "AGENT_GATEWAY_CACHE"  # where a gateway keeps its tool catalog
+
+
+@pytest.fixture(autouse=True)
+def catalog_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's gateways keep their tool catalog in a fresh tmp folder of its own (not
+    its tmp_path, which gateways may watch), never in the user's cache."""
+    folder = tmp_path_factory.mktemp("catalog")
+    monkeypatch.setenv(CATALOG, str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -142,11 +152,11 @@ class Gateway:
 
 def passed_env() -> dict[str, str]:
     """What a gateway child inherits from the test run: coverage, and PYTHONPATH (a worktree
-    sharing a venv must run its own code, not the installed copy)."""
+    sharing a venv must run its own code, not the installed copy), and the test's catalog."""
     passed = {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     }
-    for name in ("COVERAGE_PROCESS_START", *ROUTE_SWITCHES):
+    for name in ("COVERAGE_PROCESS_START", CATALOG, *ROUTE_SWITCHES):
         if name in os.environ:
             passed[name] = os.environ[name]
     return passed

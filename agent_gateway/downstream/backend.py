@@ -27,6 +27,7 @@ from agent_gateway.core.errors import (
     BackendError,
     BackendStartError,
 )
+from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
@@ -67,8 +68,11 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
         spec: ServerSpec,
         *,
         on_tools_changed: Callable[[str], None] | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.spec = spec
+        self._catalog = catalog
+        self._saved = None if catalog is None else catalog.load(spec)  # from a past launch
         self.name = spec.name
         remember_secrets(spec)  # its env, headers and URL secrets never reach a log line
         self._on_tools_changed = on_tools_changed
@@ -125,6 +129,21 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
 
     def cached_tools(self) -> list[mcp_types.Tool] | None:
         return None if self._tools is None else list(self._tools.values())
+
+    def catalog_tools(self) -> list[mcp_types.Tool] | None:
+        """The catalog's list, while it stands in for a live one: never started in this
+        process (or starting the first time). None when there is no entry. Once started,
+        listing is live as without a catalog (a crashed server is restarted to be asked)."""
+        if self._saved is None or self._tools is not None or self.starts:
+            return None
+        if self.state not in (State.IDLE, State.CONNECTING):
+            return None
+        return list(self._saved)
+
+    def _remember(self, tools: list[mcp_types.Tool]) -> None:
+        """A live list was installed: it becomes the catalog entry."""
+        if self._catalog is not None:
+            self._catalog.save(self.spec, tools)
 
     @property
     def error(self) -> str | None:
@@ -229,8 +248,12 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
             tools = await self._fetch_tools()
         return list(tools.values())
 
-    async def get_tool(self, name: str) -> mcp_types.Tool | None:
+    async def get_tool(self, name: str, *, catalog: bool = False) -> mcp_types.Tool | None:
+        """The tool named ``name``; ``catalog``: the catalog may answer (see catalog_tools)."""
         tools = self._tools
+        saved = self.catalog_tools() if catalog else None
+        if saved is not None:
+            return next((t for t in saved if t.name == name), None)
         if tools is None:
             tools = await self._fetch_tools()
         return tools.get(name)

@@ -70,6 +70,8 @@ class Lifecycle:
 
         def _request(self) -> AbstractAsyncContextManager[Any]: ...
 
+        def _remember(self, tools: list[mcp_types.Tool]) -> None: ...
+
     # ----- the shared start ---------------------------------------------------------------
 
     async def connect(self) -> Client[Any]:
@@ -134,6 +136,7 @@ class Lifecycle:
         cache = {t.name: t for t in tools}
         if self._client is client and self._tools_gen == gen:
             self._tools = cache
+            self._remember(tools)
         return cache
 
     def _drop_tools(self, *, cancel_fetch: bool = False) -> None:

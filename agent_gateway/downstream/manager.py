@@ -21,6 +21,7 @@ from agent_gateway.core.config import GatewayConfig
 from agent_gateway.core.diff import ConfigDiff, diff_configs
 from agent_gateway.core.errors import BackendError, BackendUnavailableError, UnknownServerError
 from agent_gateway.downstream.backend import Backend, State
+from agent_gateway.downstream.catalog import Catalog
 
 logger = logging.getLogger("agent_gateway.downstream.manager")
 
@@ -36,8 +37,10 @@ class ProxyManager:
         on_tools_changed: Callable[[str], None] | None = None,
         drain_grace: float = DRAIN_GRACE,
         list_wait: float = LIST_WAIT,
+        catalog: Catalog | None = None,
     ) -> None:
         self.config = config
+        self.catalog = catalog
         self.drain_grace = drain_grace
         self.list_wait = list_wait
         self._on_tools_changed = on_tools_changed
@@ -50,7 +53,9 @@ class ProxyManager:
         self._idle_task: asyncio.Task[None] | None = None
 
     def _new_backend(self, name: str) -> Backend:
-        return Backend(self.config.servers[name], on_tools_changed=self._tools_changed)
+        return Backend(
+            self.config.servers[name], on_tools_changed=self._tools_changed, catalog=self.catalog
+        )
 
     def set_tools_listener(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(server)`` when a server's tools may have changed."""
@@ -72,7 +77,11 @@ class ProxyManager:
     # ----- queries over many servers -------------------------------------------------
 
     async def tools_of(
-        self, names: Iterable[str], *, patient: bool = False
+        self,
+        names: Iterable[str],
+        *,
+        patient: bool = False,
+        from_catalog: set[str] | None = None,
     ) -> tuple[dict[str, list[mcp_types.Tool]], dict[str, str]]:
         """Ask the named servers for their tools in parallel; failures land in errors.
 
@@ -80,6 +89,9 @@ class ProxyManager:
         unless ``patient``, at most ``list_wait`` seconds. A server still
         starting (or slow to list) past that is reported in errors; its start
         and its fetch go on, so a later ask finds it ready.
+
+        With ``from_catalog`` (a set), a server not started yet answers with its
+        catalog entry, if it has one, without starting; its name is added to the set.
         """
         tools: dict[str, list[mcp_types.Tool]] = {}
         errors: dict[str, str] = {}
@@ -87,6 +99,12 @@ class ProxyManager:
         async def one(name: str) -> None:
             backend = self.backends[name]
             if backend.state is State.DISABLED:
+                return
+            saved = None if from_catalog is None else backend.catalog_tools()
+            if saved is not None:
+                assert from_catalog is not None
+                tools[name] = saved
+                from_catalog.add(name)
                 return
             with anyio.move_on_after(math.inf if patient else self.list_wait) as waited:
                 try:

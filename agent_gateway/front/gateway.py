@@ -126,11 +126,15 @@ class Gateway:
             raise UnknownServerError(server)
         return self.manager.backends[server]
 
-    async def tool(self, caller: Caller, server: str, tool: str) -> tuple[Backend, mcp_types.Tool]:
+    async def tool(
+        self, caller: Caller, server: str, tool: str, *, catalog: bool = False
+    ) -> tuple[Backend, mcp_types.Tool]:
+        """The tool, if the caller may use it; ``catalog``: a server not started yet
+        may answer from its catalog entry (never for a call: that checks the live list)."""
         backend = self.backend(caller, server)
         if not self.policies.tool_allowed(caller.agent, server, tool):
             raise UnknownToolError(server, tool)
-        found = await backend.get_tool(tool)
+        found = await backend.get_tool(tool, catalog=catalog)
         if found is None:
             raise UnknownToolError(server, tool)
         return backend, found
@@ -142,21 +146,23 @@ class Gateway:
         servers = []
         for name in self.visible(caller):
             b = self.manager.backends[name]
-            tools = b.cached_tools()
+            saved = b.catalog_tools()
+            tools = b.cached_tools() if saved is None else saved
             allowed = (
                 None
                 if tools is None
                 else sum(self.policies.tool_allowed(caller.agent, name, t.name) for t in tools)
             )
-            servers.append(
-                {
-                    "name": name,
-                    "description": b.spec.description,
-                    "state": b.state.value,
-                    "tools": allowed,
-                    "error": b.error,
-                }
-            )
+            entry = {
+                "name": name,
+                "description": b.spec.description,
+                "state": b.state.value,
+                "tools": allowed,
+                "error": b.error,
+            }
+            if saved is not None:
+                entry["cached"] = True  # the count is the catalog's, from a past launch
+            servers.append(entry)
         result: dict[str, Any] = {"servers": servers}
         hint = self.policies.hint_for(caller.agent)
         if hint is None and caller.agent is None and self.policies.policy_for(None) is None:
@@ -172,7 +178,10 @@ class Gateway:
             check_query(query)  # before any server is asked for its tools
         caller = self.caller(agent_id)
         names = [self.backend(caller, server).name] if server else self.visible(caller)
-        found, failed = await self.manager.tools_of(names, patient=server is not None)
+        cached: set[str] = set()
+        found, failed = await self.manager.tools_of(
+            names, patient=server is not None, from_catalog=cached
+        )
         if server and server in failed:
             raise ToolError(failed[server])
         items = [
@@ -190,10 +199,11 @@ class Gateway:
             "total": len(items),
             "truncated": len(items) > limit,
             "errors": [{"server": n, "error": e} for n, e in failed.items()],
+            **({"cached": sorted(cached)} if cached else {}),
         }
 
     async def get_tool(self, server: str, tool: str, agent_id: str | None) -> dict[str, Any]:
-        _, t = await self.tool(self.caller(agent_id), server, tool)
+        _, t = await self.tool(self.caller(agent_id), server, tool, catalog=True)
         return {
             "server": server,
             "name": t.name,
