@@ -302,6 +302,7 @@ async def test_fifty_servers_with_a_warm_catalog_answer_a_search_without_startin
             "server": "srv07",
             "name": "srv07_write",
             "summary": "Does srv07_write.",
+            "sig": "",
         }
         assert found["total"] == 100 and len(found["cached"]) == 50
     assert not list(tmp_path.glob("*.starts")), "a server was started"
