@@ -89,9 +89,9 @@ class LogRouter:
             and message.method == "notifications/message"
             and isinstance(message.params, dict)
         ):
-            self._stamp(message.params)
+            self._mark_owner(message.params)
 
-    def _stamp(self, params: dict[str, Any]) -> None:
+    def _mark_owner(self, params: dict[str, Any]) -> None:
         meta = params.get("_meta")
         if isinstance(meta, dict):
             meta.pop(_STAMP, None)  # only we decide where a line goes
