@@ -16,13 +16,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-install: $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
-	$(BIN)/python -m pip install -q mcp-server-time
+# Installs are stamped: they run again only when what they install from changed
+# (PYTHONWARNINGS=ignore: no setuptools banners about editable installs).
+# Both take the semantic extra (the embedding ranker), so both rankers run in CI.
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-install-test: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+install: $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q -e '.[semantic]' mcp-server-time
+	@touch $@
+
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): pyproject.toml tests/npm/package.json $(wildcard tests/npm/package-lock.json) | $(BIN)/python
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q -e '.[test,semantic]'
 	cd tests/npm && npm install --no-audit --no-fund --loglevel=error
+	@touch $@
 
 run: install
 	@echo ""

@@ -20,6 +20,7 @@ from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.frontio import run_stdio
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.httpfront import GuardMiddleware, is_loopback_bind
+from agent_gateway.front.searching import Searcher
 from agent_gateway.front.server import build_server
 from agent_gateway.watcher import Reloader
 
@@ -32,7 +33,9 @@ async def serve(
     args: argparse.Namespace, config: GatewayConfig, policies: PolicySet, policies_path: str
 ) -> int:
     _log_access(policies, args.agent)
-    manager = ProxyManager(config, catalog=Catalog(default_folder()))
+    cache = default_folder()
+    manager = ProxyManager(config, catalog=Catalog(cache))
+    searcher = Searcher.for_mode(args.search, cache / "vectors")
     audit = AuditLog(args.audit_log) if args.audit_log else None
     gateway = Gateway(
         manager,
@@ -41,7 +44,9 @@ async def serve(
         launch_agent=args.agent,
         audit=audit,
         http=args.transport == "http",
+        searcher=searcher,
     )
+    gateway.background.append(searcher.run)
     reloader = Reloader(gateway, str(config.path), policies_path)
     gateway.background.append(reloader.run)
     server = build_server(gateway, args.expose, args.list_wait)

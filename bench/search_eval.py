@@ -113,6 +113,43 @@ def old_rank(query: str, items: Sequence[Candidate]) -> list[Candidate]:
 RANKERS: dict[str, Ranker] = {"old matcher": old_rank, "BM25 ranker": rank}
 
 
+# ----- the semantic ranker (the 'semantic' extra), its vectors cached between runs ----------
+
+
+def vector_folder() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("agent-gateway")) / "bench-vectors"
+
+
+@cache
+def semantic_index(folder: Path | None = None) -> Any:
+    """The extra's index, loaded, with vectors kept in ``folder`` (None: the bench's cache)."""
+    from agent_gateway.semantic import SemanticIndex
+
+    index = SemanticIndex(folder or vector_folder())
+    index.load()
+    if index.failed:
+        raise RuntimeError(f"The semantic ranker did not load: {index.failed}")
+    return index
+
+
+def semantic_rank(query: str, items: Sequence[Candidate]) -> list[Candidate]:
+    index = semantic_index()
+    found = index.rank(query, items)
+    if found is None:
+        index.embed(index.missing(items))
+        found = index.rank(query, items)
+    return list(found)
+
+
+def rankers() -> dict[str, Ranker]:
+    """Every ranker this machine can run: the semantic one when the extra is installed."""
+    from agent_gateway.semantic import available
+
+    return RANKERS | ({"semantic ranker (e5-small)": semantic_rank} if available() else {})
+
+
 # ----- data ------------------------------------------------------------------------------------
 
 
@@ -207,8 +244,8 @@ def latency(ranker: Ranker, size: int, cold: bool = False) -> tuple[float, float
     for text in texts:
         if cold:
             bm25._cached.cache_clear()
-        elif ranker is rank:
-            ranker(text, items)  # the index is built once per tool list
+        elif ranker in (rank, semantic_rank):
+            ranker(text, items)  # the index (or the vectors) are built once per tool list
         t0 = time.perf_counter()
         ranker(text, items)
         times.append((time.perf_counter() - t0) * 1000)
@@ -216,9 +253,23 @@ def latency(ranker: Ranker, size: int, cold: bool = False) -> tuple[float, float
     return statistics.median(times), qs[8]
 
 
+def embedding_cost() -> dict[str, float]:
+    """Milliseconds to embed one tool (done once per definition) and to embed one query."""
+    from agent_gateway.core.search import document
+
+    index = semantic_index()
+    docs = [document(c) for c in load_corpus("reference")[:24]]
+    t0 = time.perf_counter()
+    index._embedder.documents(docs)
+    per_tool = (time.perf_counter() - t0) * 1000 / len(docs)
+    t0 = time.perf_counter()
+    index._embedder.queries([q.text for q in load_queries()[:24]])
+    return {"embed one tool": per_tool, "embed one query": (time.perf_counter() - t0) * 1000 / 24}
+
+
 def report() -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, ranker in RANKERS.items():
+    for name, ranker in rankers().items():
         out[name] = {"quality": evaluate(ranker), "latency_ms": {}}
         for size in (50, 500):
             out[name]["latency_ms"][f"p50@{size}"], out[name]["latency_ms"][f"p90@{size}"] = (
@@ -228,6 +279,8 @@ def report() -> dict[str, Any]:
             for size in (50, 500):
                 p50, _ = latency(ranker, size, cold=True)
                 out[name]["latency_ms"][f"p50@{size} cold index"] = p50
+        if ranker is semantic_rank:
+            out[name]["latency_ms"].update(embedding_cost())
     return out
 
 
@@ -258,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     out = report()
     print(json.dumps(out, indent=2) if args.json else render(out))
     if args.misses:
-        print("\nmisses of the BM25 ranker:\n" + "\n".join(misses(rank)))
+        for name, ranker in rankers().items():
+            if ranker is not old_rank:
+                print(f"\nmisses of the {name}:\n" + "\n".join(misses(ranker)))
     return 0
 
 

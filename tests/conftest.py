@@ -36,6 +36,7 @@ EVERYTHING = REPO / "tests" / "npm" / "node_modules" / ".bin" / "mcp-server-ever
 # fast route off): see agent_gateway/front/fastpath.py and agent_gateway/compat.py.
 ROUTE_SWITCHES = ("AGENT_GATEWAY_FAST_ROUTE", "AGENT_GATEWAY_COMPAT_OFF")
 CATALOG = "AGENT_GATEWAY_CACHE"  # where a gateway keeps its tool catalog
+SEARCH = "AGENT_GATEWAY_SEARCH"  # the gateway's default ranker
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +45,9 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     its tmp_path, which gateways may watch), never in the user's cache."""
     folder = tmp_path_factory.mktemp("catalog")
     monkeypatch.setenv(CATALOG, str(folder))
+    # Ranking by words unless a test asks for the semantic ranker: its model would
+    # cost every gateway CPU, and make a test's ranking depend on timing.
+    monkeypatch.setenv(SEARCH, "lexical")
     return folder
 
 
@@ -156,7 +160,7 @@ def passed_env() -> dict[str, str]:
     passed = {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     }
-    for name in ("COVERAGE_PROCESS_START", CATALOG, *ROUTE_SWITCHES):
+    for name in ("COVERAGE_PROCESS_START", CATALOG, SEARCH, *ROUTE_SWITCHES):
         if name in os.environ:
             passed[name] = os.environ[name]
     return passed

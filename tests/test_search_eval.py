@@ -75,3 +75,22 @@ def test_a_search_over_500_tools_is_fast_once_the_index_is_built() -> None:
     for text in texts:
         rank(text, items)
     assert (time.perf_counter() - started) / len(texts) < 0.05  # measured: under 1 ms
+
+
+# The semantic ranker (the extra), over the reference servers only: embedding the
+# 527 LiveMCPTool tools takes about a minute here, so make bench covers those.
+# Measured: reference R@1 0.71, R@5 0.90, MRR 0.78.
+SEMANTIC_FLOORS = {"R@1": 0.66, "R@5": 0.86, "MRR": 0.74}
+
+
+@pytest.mark.timeout(180)
+def test_the_semantic_ranker_stays_above_its_floor_on_the_reference_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_eval, "vector_folder", lambda: tmp_path)  # embed afresh
+    search_eval.semantic_index.cache_clear()
+    queries = [q for q in search_eval.load_queries() if q.corpus == "reference"]
+    quality = search_eval.evaluate(search_eval.semantic_rank, queries)["reference"]
+    for metric, floor in SEMANTIC_FLOORS.items():
+        assert quality[metric] >= floor, quality
+    assert quality["MRR"] > search_eval.evaluate(rank, queries)["reference"]["MRR"]

@@ -38,8 +38,14 @@ logger = logging.getLogger("agent_gateway.cli")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from agent_gateway.front.searching import semantic_wanted
     from agent_gateway.serve import serve
 
+    try:
+        semantic_wanted(args.search)
+    except ImportError as exc:
+        err(f"error: {exc}")
+        return 1
     config = load_config(args)
     policies = load_policies(args)
     path, _ = policies_path(args)

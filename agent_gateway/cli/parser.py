@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="direct/both: how long a first tools/list waits for servers still starting",
     )
+    serve.add_argument(
+        "--search",
+        default=os.environ.get("AGENT_GATEWAY_SEARCH", "auto"),
+        choices=["auto", "lexical", "semantic"],
+        help="list_tools(query) ranker: lexical (BM25 over words), semantic (by meaning, "
+        "needs the 'semantic' extra), auto (semantic when the extra is installed; default, "
+        "or $AGENT_GATEWAY_SEARCH)",
+    )
     serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
 
     _add_check(sub)

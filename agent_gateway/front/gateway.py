@@ -34,11 +34,12 @@ from agent_gateway.core.errors import (
 )
 from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
 from agent_gateway.core.policy import PolicySet
-from agent_gateway.core.search import Candidate, check_query, hits, rank
+from agent_gateway.core.search import Candidate, check_query, hits
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.reloads import Reload
+from agent_gateway.front.searching import Searcher
 
 if TYPE_CHECKING:
     from fastmcp.client.logging import LogMessage
@@ -74,8 +75,10 @@ class Gateway:
         launch_agent: str | None = None,
         audit: AuditLog | None = None,
         http: bool = False,
+        searcher: Searcher | None = None,
     ) -> None:
         self.audit = audit
+        self.searcher = searcher or Searcher()
         self.http = http
         self.manager = manager
         self.policies = policies
@@ -192,7 +195,7 @@ class Gateway:
         ]
         schemas = {(n, t.name): t.input_schema for n in names for t in found.get(n, [])}
         if query and query.strip():
-            items = rank(query, items)
+            items = await self.searcher.rank(query, items)
         limit = max(1, limit)
         return {
             "tools": hits(items[:limit], schemas),
@@ -334,6 +337,7 @@ class Gateway:
             "policies": self.policies.path,
             "open_mode": self.policies.open_mode,
             "agent": caller.agent,
+            "search": self.searcher.ranker,
             "reloads": [r.render(can_see, is_own) for r in self.reloads],
             "servers": self.manager.status(n for n in self.manager.names() if n in visible),
         }
