@@ -69,3 +69,31 @@ async def test_a_gateway_with_the_semantic_ranker_finds_a_tool_no_query_word_nam
 
         await await_until(clock_first, timeout=30, what="the semantic ranker to find the clock")
         assert (await gw.data("gateway_status"))["search"] == "semantic"
+
+
+async def test_the_model_loads_only_after_the_start_delay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import contextlib
+    import time
+
+    from agent_gateway.front import searching
+    from agent_gateway.semantic import load_embedder
+
+    monkeypatch.setattr(searching, "LOAD_AFTER", 0.3)
+    loaded_at: list[float] = []
+
+    def loader() -> object:
+        loaded_at.append(time.monotonic())
+        return load_embedder()
+
+    searcher = Searcher(SemanticIndex(tmp_path, loader=loader))  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    started = time.monotonic()
+    job = asyncio.create_task(searcher.run(stop))
+    await await_until(lambda: searcher.ranker == "semantic", timeout=20, what="the model")
+    job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job
+    assert loaded_at[0] - started >= 0.3
