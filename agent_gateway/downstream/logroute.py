@@ -40,6 +40,8 @@ from anyio import EndOfStream
 from mcp.client.session import ClientSession
 from mcp.shared.message import SessionMessage
 
+from agent_gateway.downstream.backchannel import CALL_PEER, Peer, callbacks
+
 if TYPE_CHECKING:
     from fastmcp.client.logging import LogMessage
 
@@ -66,8 +68,9 @@ class LogRouter:
 
     def __init__(self, server: str) -> None:
         self.server = server
-        self._outstanding: dict[str, LogFn | None] = {}
+        self._outstanding: dict[str, tuple[LogFn | None, Peer | None]] = {}
         self._targets: dict[int, LogFn] = {}
+        self._askers: dict[str, Peer | None] = {}
         self._next = 0
 
     # ----- the tap, in wire order ------------------------------------------------------
@@ -75,7 +78,7 @@ class LogRouter:
     def sent(self, item: SessionMessage) -> None:
         message = item.message
         if isinstance(message, mcp_types.JSONRPCRequest):
-            self._outstanding[_key(message.id)] = CALL_LOG.get()
+            self._outstanding[_key(message.id)] = (CALL_LOG.get(), CALL_PEER.get())
 
     def received(self, item: SessionMessage | Exception) -> None:
         if isinstance(item, Exception):
@@ -90,12 +93,21 @@ class LogRouter:
             and isinstance(message.params, dict)
         ):
             self._mark_owner(message.params)
+        elif isinstance(message, mcp_types.JSONRPCRequest):  # the server asks us something
+            peers = [peer for _, peer in self._outstanding.values()]
+            self._askers[_key(message.id)] = peers[0] if len(peers) == 1 else None
+            while len(self._askers) > _TARGETS_KEPT:
+                del self._askers[next(iter(self._askers))]
+
+    def asker(self, request_id: Any) -> Peer | None:
+        """The caller a server's request (read earlier) is for, if exactly one; once."""
+        return self._askers.pop(_key(request_id), None)
 
     def _mark_owner(self, params: dict[str, Any]) -> None:
         meta = params.get("_meta")
         if isinstance(meta, dict):
             meta.pop(_STAMP, None)  # only we decide where a line goes
-        owners = list(self._outstanding.values())
+        owners = [log for log, _ in self._outstanding.values()]
         if len(owners) != 1 or owners[0] is None:
             return
         self._next += 1
@@ -185,10 +197,16 @@ class _TapWrite:
 
 
 def routed_session(base: type[ClientSession], router: LogRouter) -> type[ClientSession]:
-    """``base``, with its streams tapped by ``router`` (a session class per connection)."""
+    """``base``, with its streams tapped by ``router`` (a session class per connection).
+
+    Its sessions also relay the server's own requests (elicitation, sampling,
+    roots) to the caller they belong to (backchannel.py), so the gateway
+    declares those capabilities to every downstream.
+    """
 
     class Routed(base):  # type: ignore[valid-type,misc]
         def __init__(self, read_stream: Any, write_stream: Any, *args: Any, **kw: Any) -> None:
+            kw.update(callbacks(router.server, router))  # questions go back to their caller
             super().__init__(
                 _TapRead(read_stream, router), _TapWrite(write_stream, router), *args, **kw
             )

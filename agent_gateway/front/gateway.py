@@ -35,9 +35,11 @@ from agent_gateway.core.errors import (
 from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, hits
+from agent_gateway.downstream.backchannel import CALL_PEER
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
+from agent_gateway.front.backchannel import CallerPeer
 from agent_gateway.front.reloads import Reload
 from agent_gateway.front.searching import Searcher
 
@@ -300,12 +302,15 @@ class Gateway:
     ) -> dict[str, Any] | mcp_types.CallToolResult:
         progress, on_log = _relays(session, request_id) if session is not None else (None, None)
         call = backend.call_tool_wire if wire else backend.call_tool
+        peer = CALL_PEER.set(CallerPeer(session, request_id) if session is not None else None)
         try:
             result = await call(tool, arguments or {}, progress=progress, on_log=on_log)
         except GatewayError:
             raise
         except Exception as exc:  # the call's boundary: one error, naming the server, either route
             raise BackendError(backend.name, f"failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            CALL_PEER.reset(peer)
         if isinstance(result, dict):
             meta = result.get("_meta")
             if isinstance(meta, dict) and not _CONNECTION_META.isdisjoint(meta):
