@@ -23,7 +23,9 @@ from agent_gateway.core.pins import (
 SCHEMA = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
 
 
-def tool(name: str = "search", description: str = "Search the web.", **extra: Any) -> dict[str, Any]:
+def tool(
+    name: str = "search", description: str = "Search the web.", **extra: Any
+) -> dict[str, Any]:
     return {"name": name, "description": description, "inputSchema": SCHEMA, **extra}
 
 
@@ -81,7 +83,9 @@ def test_a_pins_file_round_trips_through_its_text() -> None:
         ('{"servers": {"a": {"tool": {}}}}', "servers.a.tool"),
         ('{"format": 2}', "format"),
         (
-            '{"servers": {"a": {"tools": {"t": {"sha256": "' + "0" * 64 + '", "definition": {}}}}}}',
+            '{"servers": {"a": {"tools": {"t": {"sha256": "'
+            + "0" * 64
+            + '", "definition": {}}}}}}',
             "does not match its definition",
         ),
     ],

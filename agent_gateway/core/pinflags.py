@@ -28,12 +28,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 _HIDDEN = frozenset(
-    [0x00AD, 0xFEFF, 0x180E]
-    + list(range(0x200B, 0x2010))
-    + list(range(0x202A, 0x202F))
-    + list(range(0x2060, 0x2065))
-    + list(range(0x2066, 0x206A))
-    + list(range(0xE0000, 0xE0080))
+    [
+        0x00AD,
+        0xFEFF,
+        0x180E,
+        *range(0x200B, 0x2010),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2065),
+        *range(0x2066, 0x206A),
+        *range(0xE0000, 0xE0080),
+    ]
 )
 _URL = re.compile(r"(?:\b(?:https?|ftp|file|data):(?://)?|\bwww\.)[^\s\"'<>()\[\]]+", re.I)
 _INSTRUCTIONS = re.compile(
@@ -161,7 +165,10 @@ def render_diff(old: Mapping[str, Any] | None, new: Mapping[str, Any], label: st
     before = "(none)" if old is None else "approved"
     lines = list(
         difflib.unified_diff(
-            old_desc, new_desc, f"{label} description ({before})", f"{label} description (now)",
+            old_desc,
+            new_desc,
+            f"{label} description ({before})",
+            f"{label} description (now)",
             lineterm="",
         )
     )

@@ -78,7 +78,7 @@ class ServerPins(_Model):
 
 
 class PinsFile(_Model):
-    format: Literal[1] = FORMAT
+    format: Literal[1] = 1
     servers: dict[str, ServerPins] = Field(default_factory=dict)
 
 
@@ -93,17 +93,19 @@ class PendingTool(_Model):
 
 
 class PendingFile(_Model):
-    format: Literal[1] = FORMAT
+    format: Literal[1] = 1
     servers: dict[str, dict[str, PendingTool]] = Field(default_factory=dict)
 
 
 def parse_pins(text: str) -> PinsFile:
     """A pins file's text as a model; ValueError naming the problem."""
-    return _parse(PinsFile, text)
+    result: PinsFile = _parse(PinsFile, text)
+    return result
 
 
 def parse_pending(text: str) -> PendingFile:
-    return _parse(PendingFile, text)
+    result: PendingFile = _parse(PendingFile, text)
+    return result
 
 
 def _parse(model: type[Any], text: str) -> Any:
@@ -112,7 +114,9 @@ def _parse(model: type[Any], text: str) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+        raise ValueError(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -124,7 +128,10 @@ def _parse(model: type[Any], text: str) -> Any:
 
 def dump(model: BaseModel) -> str:
     """A file's text: stable key order and indentation, so diffs in review stay small."""
-    return json.dumps(model.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(model.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
+        + "\n"
+    )
 
 
 # ----- screening -------------------------------------------------------------------------------
