@@ -93,7 +93,9 @@ class Reloader:
             changed = pins.reload()
         except ValueError as exc:
             logger.error("Pins reload rejected, keeping the running pins: %s", exc)
-            return self._record(str(pins.path), False, {}, [ReloadError(str(exc))])
+            # Its text may name any server (a JSON path): shown to who sees them all.
+            error = ReloadError(str(exc), servers=tuple(sorted(self.gateway.manager.names())))
+            return self._record(str(pins.path), False, {}, [error])
         if not changed:
             return None  # e.g. the gateway's own first-sight record
         logger.info("Pins reloaded: servers changed: %s", ", ".join(changed))

@@ -19,6 +19,7 @@ import pytest
 from conftest import await_until, echo_server, write_config, write_policies
 
 from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.pins import PinnedTool, PinsFile, ServerPins, dump
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.downstream.pinning import PinKeeper
@@ -594,3 +595,23 @@ async def test_the_watch_loop_follows_saves_and_a_new_policies_folder(
         stop.set()
         await asyncio.wait_for(task, 5)
     assert task.done() and task.exception() is None
+
+
+def test_a_pins_edit_is_read_again_and_a_broken_one_keeps_the_running_pins(
+    tmp_path: Path,
+) -> None:
+    s = make(tmp_path, servers("public", "secret"), {"default": ALLOW_PUBLIC, "all": ALLOW_ALL})
+    pins = s.gateway.manager.pins
+    assert pins is not None
+    pinned = PinsFile(servers={"public": ServerPins(tools={"t": PinnedTool.of({"name": "t"})})})
+    pins.path.parent.mkdir()
+    pins.path.write_text(dump(pinned))
+    s.reloader.reload_pins()
+    assert s.last()["changes"] == {"pinned": ["public"]} and s.last()["ok"]
+    assert pins.file == pinned
+
+    pins.path.write_text('{"servers": {"secret": {"tool": 1}}}')
+    s.reloader.reload_pins()
+    assert pins.file == pinned
+    assert "servers.secret.tool" in s.last("all")["errors"][0]
+    assert s.last()["errors"] == []  # default cannot see 'secret': its name is not shown
