@@ -17,6 +17,7 @@ from agent_gateway.core.config import GatewayConfig
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.catalog import Catalog, default_folder
 from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.downstream.pinning import PinKeeper
 from agent_gateway.front.frontio import run_stdio
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.httpfront import GuardMiddleware, is_loopback_bind
@@ -34,7 +35,8 @@ async def serve(
 ) -> int:
     _log_access(policies, args.agent)
     cache = default_folder()
-    manager = ProxyManager(config, catalog=Catalog(cache))
+    pins = PinKeeper(str(config.path))
+    manager = ProxyManager(config, catalog=Catalog(cache), pins=pins)
     searcher = Searcher.for_mode(args.search, cache / "vectors")
     audit = AuditLog(args.audit_log) if args.audit_log else None
     gateway = Gateway(

@@ -1,11 +1,13 @@
-"""Hot reload: watch the config file and the policies folder, apply what changed.
+"""Hot reload: watch the config file, the policies folder and the pins, apply what changed.
 
 watchfiles watches the DIRECTORIES that hold ``.mcp.json`` and ``policies/``
 (editors save by writing a temp file and renaming it, which a watch on the
 file itself stops seeing), filtered by name, batching quick successive saves.
 Every batch re-reads the files, so a burst of edits converges on the last
 one. An invalid file keeps everything running as it was; the attempt is
-recorded for ``gateway_status``.
+recorded for ``gateway_status``. The pins (``.agent-gateway/pins.json`` next
+to the config) are read again when they change: an approval made with
+``agent-gateway pins approve`` applies without a restart.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Reloader:
         self.gateway = gateway
         self.config_path = Path(os.path.abspath(config_path))
         self.policies_path = Path(os.path.abspath(policies_path))
+        pins = gateway.manager.pins
+        self.pins_path = None if pins is None else Path(os.path.abspath(pins.path))
         self._lock = asyncio.Lock()
 
     # ----- apply -----------------------------------------------------------------------
@@ -81,6 +85,22 @@ class Reloader:
             logger.info("Policies reloaded: agents changed: %s", ", ".join(changed))
         return self._record(folder, True, {"agents": changed}, [])
 
+    def reload_pins(self) -> Reload | None:
+        pins = self.gateway.manager.pins
+        if pins is None:
+            return None
+        try:
+            changed = pins.reload()
+        except ValueError as exc:
+            logger.error("Pins reload rejected, keeping the running pins: %s", exc)
+            # Its text may name any server (a JSON path): shown to who sees them all.
+            error = ReloadError(str(exc), servers=tuple(sorted(self.gateway.manager.names())))
+            return self._record(str(pins.path), False, {}, [error])
+        if not changed:
+            return None  # e.g. the gateway's own first-sight record
+        logger.info("Pins reloaded: servers changed: %s", ", ".join(changed))
+        return self._record(str(pins.path), True, {"pinned": changed}, [])
+
     def _record(
         self, file: str, ok: bool, changes: dict[str, list[str]], errors: list[ReloadError]
     ) -> Reload:
@@ -88,11 +108,15 @@ class Reloader:
         self.gateway.reloads.append(record)
         return record
 
-    async def reload(self, *, config: bool = True, policies: bool = True) -> None:
+    async def reload(
+        self, *, config: bool = True, policies: bool = True, pins: bool = True
+    ) -> None:
         async with self._lock:
             # Policies first: a new server must not appear under the old rules.
             if policies:
                 self.reload_policies()
+            if pins:
+                self.reload_pins()
             if config:
                 self.reload_config()
             self.gateway.notify_changed()
@@ -103,9 +127,11 @@ class Reloader:
         paths = {self.config_path.parent, self.policies_path.parent}
         if self.policies_path.is_dir():
             paths.add(self.policies_path)
+        if self.pins_path is not None:
+            paths.add(self.pins_path.parent)  # .agent-gateway/, once it exists
         return sorted(str(p) for p in paths if p.is_dir())
 
-    def _classify(self, path: str) -> tuple[bool, bool]:
+    def _classify(self, path: str) -> tuple[bool, bool, bool]:
         p = Path(path)
         is_config = p == self.config_path
         is_policy = p == self.policies_path or (
@@ -113,15 +139,16 @@ class Reloader:
             and p.suffix in (".toml", ".json")
             and not p.name.startswith(".")
         )
-        return is_config, is_policy
+        is_pins = self.pins_path is not None and p in (self.pins_path, self.pins_path.parent)
+        return is_config, is_policy, is_pins
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Watch until ``stop`` is set. Restarts the watch when the policies folder appears."""
+        """Watch until ``stop`` is set. Restarts the watch when a watched folder appears
+        (``policies/``, ``.agent-gateway/``) or goes."""
         from watchfiles import awatch
 
         while not stop.is_set():
             paths = self._watch_paths()
-            had_folder = self.policies_path.is_dir()
             logger.debug("Watching %s", ", ".join(paths))
             try:
                 async for batch in awatch(
@@ -133,12 +160,15 @@ class Reloader:
                     recursive=False,
                     ignore_permission_denied=True,
                 ):
-                    config = any(self._classify(p)[0] for _, p in batch)
-                    policies = any(self._classify(p)[1] for _, p in batch)
-                    await self.reload(config=config, policies=policies)
-                    if self.policies_path.is_dir() != had_folder:
+                    kinds = [self._classify(p) for _, p in batch]
+                    await self.reload(
+                        config=any(k[0] for k in kinds),
+                        policies=any(k[1] for k in kinds),
+                        pins=any(k[2] for k in kinds),
+                    )
+                    if self._watch_paths() != paths:
                         # Watch the new folder; reload once more for edits made in the gap.
-                        await self.reload(config=False, policies=True)
+                        await self.reload(config=False)
                         break
             except Exception:  # the watcher must survive anything; log and go on
                 logger.exception("The file watcher failed; restarting it")

@@ -21,7 +21,7 @@ from conftest import BIN, PY, echo_server
 
 from agent_gateway.cli import main
 
-COMMANDS = ["serve", "check", "tools", "call", "init", "token"]
+COMMANDS = ["serve", "check", "tools", "call", "init", "token", "pins"]
 _LOGGERS = ("", "fastmcp", "mcp", "httpx", "httpx2", "uvicorn", "docket", "watchfiles")
 
 

@@ -135,6 +135,14 @@ CASES = [
     pytest.param(
         {"a": STDIO},
         {},
+        {"a": {**STDIO, "pin": "strict"}},
+        {},
+        {"described": ("a",)},
+        id="a-pin-mode-edit-keeps-the-process-like-a-description-edit",
+    ),
+    pytest.param(
+        {"a": STDIO},
+        {},
         {"a": {**STDIO, "disabled": True}},
         {},
         {"changed": ("a",)},

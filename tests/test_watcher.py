@@ -19,8 +19,10 @@ import pytest
 from conftest import await_until, echo_server, write_config, write_policies
 
 from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.pins import PinnedTool, PinsFile, ServerPins, dump
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.downstream.pinning import PinKeeper
 from agent_gateway.front.gateway import RELOADS_KEPT, Gateway
 from agent_gateway.watcher import Reloader
 
@@ -70,9 +72,8 @@ def make(
     else:
         write_policies(folder, policies)
         policy_set = PolicySet.from_dir(str(pol), explicit=True)
-    gateway = Gateway(
-        ProxyManager(GatewayConfig.from_file(config)), policy_set, config_path=str(config)
-    )
+    manager = ProxyManager(GatewayConfig.from_file(config), pins=PinKeeper(str(config)))
+    gateway = Gateway(manager, policy_set, config_path=str(config))
     return Setup(folder, gateway, Reloader(gateway, str(config), str(pol)))
 
 
@@ -531,7 +532,22 @@ async def test_reload_applies_policies_before_the_config_and_notifies(
 )
 def test_classify_filters_by_name(tmp_path: Path, name: str, config: bool, policy: bool) -> None:
     s = make(tmp_path, {})
-    assert s.reloader._classify(str(tmp_path / name)) == (config, policy)
+    assert s.reloader._classify(str(tmp_path / name)) == (config, policy, False)
+
+
+@pytest.mark.parametrize(
+    ("name", "pins"),
+    [
+        (".agent-gateway", True),
+        (".agent-gateway/pins.json", True),
+        (".agent-gateway/.pins.json.x.tmp", False),
+        (".agent-gateway/pending.json", False),
+        ("pins.json", False),
+    ],
+)
+def test_classify_knows_the_pins_file_and_its_folder(tmp_path: Path, name: str, pins: bool) -> None:
+    s = make(tmp_path, {})
+    assert s.reloader._classify(str(tmp_path / name)) == (False, False, pins)
 
 
 async def _run_watch(s: Setup) -> tuple[asyncio.Event, asyncio.Task[None]]:
@@ -579,3 +595,23 @@ async def test_the_watch_loop_follows_saves_and_a_new_policies_folder(
         stop.set()
         await asyncio.wait_for(task, 5)
     assert task.done() and task.exception() is None
+
+
+def test_a_pins_edit_is_read_again_and_a_broken_one_keeps_the_running_pins(
+    tmp_path: Path,
+) -> None:
+    s = make(tmp_path, servers("public", "secret"), {"default": ALLOW_PUBLIC, "all": ALLOW_ALL})
+    pins = s.gateway.manager.pins
+    assert pins is not None
+    pinned = PinsFile(servers={"public": ServerPins(tools={"t": PinnedTool.of({"name": "t"})})})
+    pins.path.parent.mkdir()
+    pins.path.write_text(dump(pinned))
+    s.reloader.reload_pins()
+    assert s.last()["changes"] == {"pinned": ["public"]} and s.last()["ok"]
+    assert pins.file == pinned
+
+    pins.path.write_text('{"servers": {"secret": {"tool": 1}}}')
+    s.reloader.reload_pins()
+    assert pins.file == pinned
+    assert "servers.secret.tool" in s.last("all")["errors"][0]
+    assert s.last()["errors"] == []  # default cannot see 'secret': its name is not shown

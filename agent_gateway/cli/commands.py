@@ -24,6 +24,7 @@ from agent_gateway.cli.output import (
     out,
     policies_path,
 )
+from agent_gateway.cli.pins import cmd_pins
 from agent_gateway.core.config import GatewayConfig, StdioEntry, default_config_path
 from agent_gateway.core.errors import BackendError, ConfigError, GatewayError
 from agent_gateway.core.globs import glob_match
@@ -366,6 +367,7 @@ __all__ = [
     "cmd_call",
     "cmd_check",
     "cmd_init",
+    "cmd_pins",
     "cmd_serve",
     "cmd_token",
     "cmd_tools",

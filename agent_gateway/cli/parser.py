@@ -25,6 +25,8 @@ examples:
   agent-gateway tools                               # start every server, list tools
   agent-gateway call time get_current_time --args '{"timezone": "UTC"}'
   agent-gateway check --agent reviewer --server github --tool delete_repo
+  agent-gateway pins                                # review tools held by pinning
+  agent-gateway pins approve github create_issue
 
 exit codes: 0 ok, 1 error (config, policies, a server), 2 usage, 3 denied (check --server)
 """
@@ -100,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_debug_commands(sub)
     _add_file_commands(sub)
+    _add_pins(sub)
     return parser
 
 
@@ -164,3 +167,24 @@ def _add_file_commands(sub: Subparsers) -> None:
         "to paste into policies/NAME.toml.",
     )
     token.add_argument("name")
+
+
+def _add_pins(sub: Subparsers) -> None:
+    """``pins``, ``pins approve`` and ``pins reject`` (cli/pins.py)."""
+    pins = sub.add_parser(
+        "pins",
+        help="review, approve or reject tool definitions held by pinning",
+        description="Show the tools the gateway holds (new or changed since approved), "
+        "with a diff; approve or reject them. Files: .agent-gateway/pins.json "
+        "(approved, commit it) and pending.json next to the config.",
+    )
+    pins.add_argument("--config", metavar="PATH", help="the .mcp.json with the servers")
+    actions = pins.add_subparsers(dest="pins_action", metavar="ACTION")
+    for name, text in (
+        ("approve", "pin the held definitions: callers see and call them again"),
+        ("reject", "keep the approved definition; the held one stays quarantined"),
+    ):
+        action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        action.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+        action.add_argument("server")
+        action.add_argument("tools", nargs="*", metavar="TOOL", help="default: every held tool")

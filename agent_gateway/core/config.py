@@ -41,6 +41,7 @@ class _Entry(BaseModel):
     timeout: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT
     startup_timeout: Annotated[float, Field(gt=0, alias="startupTimeout")] = DEFAULT_STARTUP_TIMEOUT
     idle_timeout: Annotated[float | None, Field(gt=0, alias="idleTimeout")] = None
+    pin: Literal["tofu", "strict", "off"] = "tofu"  # tool pinning (core/pins.py)
 
 
 class StdioEntry(_Entry):

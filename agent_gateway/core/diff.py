@@ -7,11 +7,11 @@ Every server name of either config lands in exactly one bucket:
 - ``changed``: in both, and something that affects the process or the
   connection differs (type, command, args, env after substitution, cwd, url,
   headers, timeouts, ``disabled``, or the spec's ``error``): replace it;
-- ``described``: in both, and only the ``description`` differs: keep the
-  process, show the new text;
+- ``described``: in both, and only the ``description`` or ``pin`` differs:
+  keep the process, show the new text, judge its tools by the new pin mode;
 - ``unchanged``: in both and identical: keep everything.
 
-The comparison uses the whole entry minus ``description`` (see
+The comparison uses the whole entry minus ``description`` and ``pin`` (see
 :func:`connection_key`), not a list of fields, so a field added to the
 config models later counts as a connection field by default.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from agent_gateway.core.config import GatewayConfig, ServerSpec
 
 # Entry fields that never affect the process or the connection.
-_NON_CONNECTION_FIELDS = frozenset({"description"})
+_NON_CONNECTION_FIELDS = frozenset({"description", "pin"})
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class ConfigDiff:
 def connection_key(spec: ServerSpec) -> tuple[str, str, str | None]:
     """Everything about ``spec`` that affects its process or connection, hashable.
 
-    The entry's class, its fields except ``description`` as canonical JSON
+    The entry's class, its fields except ``description`` and ``pin`` as canonical JSON
     (dict key order does not matter, list order does), and the spec's error.
     """
     entry = spec.entry
@@ -82,7 +82,7 @@ def diff_configs(old: GatewayConfig, new: GatewayConfig) -> ConfigDiff:
         before, after = old.servers[name], new.servers[name]
         if connection_key(before) != connection_key(after):
             changed.append(name)
-        elif before.description != after.description:
+        elif before.entry != after.entry:
             described.append(name)
         else:
             unchanged.append(name)

@@ -9,6 +9,7 @@
     │   └── DuplicateHeaderError   more than one Authorization header (HTTP 400)
     ├── QueryTooLongError      a search query over the length the gateway searches
     ├── InvalidArgumentsError  call_tool arguments not an object, or failing the tool's schema
+    ├── QuarantinedToolError   a tool new or changed since a person approved it (pinning)
     ├── NotFoundError          a server or tool the caller cannot see; the text depends
     │   ├── UnknownServerError   only on the name given, so a denied thing looks
     │   └── UnknownToolError     exactly like a missing one
@@ -119,3 +120,12 @@ class QueryTooLongError(GatewayError):
 
 class InvalidArgumentsError(GatewayError):
     """A call's arguments are not a JSON object, or fail the tool's input schema."""
+
+
+class QuarantinedToolError(GatewayError):
+    """A tool held by pinning (new, changed or rejected); the text names the approve command."""
+
+    def __init__(self, server: str, tool: str, message: str) -> None:
+        self.server = server
+        self.tool = tool
+        super().__init__(message)

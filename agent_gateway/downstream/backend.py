@@ -31,6 +31,7 @@ from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
+from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
 from agent_gateway.downstream.procgroup import kill_group
 from agent_gateway.downstream.session import (
     LogFn,
@@ -60,7 +61,7 @@ logger = logging.getLogger("agent_gateway.downstream.backend")
 __all__ = ["Backend", "LogFn", "ProgressFn", "State", "backoff_delay", "warm_imports"]
 
 
-class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
+class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
     """The live connection to one configured server."""
 
     def __init__(
@@ -69,9 +70,11 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
         *,
         on_tools_changed: Callable[[str], None] | None = None,
         catalog: Catalog | None = None,
+        pins: PinKeeper | None = None,
     ) -> None:
         self.spec = spec
         self._catalog = catalog
+        self._pins = pins  # None: no pinning (the CLI's debugging commands)
         self._saved = None if catalog is None else catalog.load(spec)  # from a past launch
         self.name = spec.name
         remember_secrets(spec)  # its env, headers and URL secrets never reach a log line
@@ -128,17 +131,24 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
         return self._inflight
 
     def cached_tools(self) -> list[mcp_types.Tool] | None:
-        return None if self._tools is None else list(self._tools.values())
+        """The cached live list's approved tools (pinning holds the others back)."""
+        return None if self._tools is None else list(self._view(self._tools).tools.values())
 
     def catalog_tools(self) -> list[mcp_types.Tool] | None:
-        """The catalog's list, while it stands in for a live one: never started in this
-        process (or starting the first time). None when there is no entry. Once started,
-        listing is live as without a catalog (a crashed server is restarted to be asked)."""
+        """The catalog's list (its approved tools), while it stands in for a live one:
+        never started in this process (or starting the first time). None when there is
+        no entry. Once started, listing is live as without a catalog (a crashed server
+        is restarted to be asked)."""
+        saved = self.catalog_tools_raw()
+        return None if saved is None else list(self._view(saved, live=False).tools.values())
+
+    def catalog_tools_raw(self) -> list[mcp_types.Tool] | None:
+        """The catalog's whole list (the same object each time) when it stands in."""
         if self._saved is None or self._tools is not None or self.starts:
             return None
         if self.state not in (State.IDLE, State.CONNECTING):
             return None
-        return list(self._saved)
+        return self._saved
 
     def _remember(self, tools: list[mcp_types.Tool]) -> None:
         """A live list was installed: it becomes the catalog entry."""
@@ -152,7 +162,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
 
     def status(self) -> dict[str, Any]:
         up = self._connected_at
-        return {
+        status: dict[str, Any] = {
             "name": self.name,
             "state": self.state.value,
             "pid": self.pid,
@@ -161,6 +171,10 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
             "last_error": self.last_error,
             "stderr_tail": self._current_stderr(),
         }
+        pending = len(self.quarantined())
+        if pending:
+            status["pending"] = pending  # tools held by pinning (agent-gateway pins)
+        return status
 
     # ----- connect -----------------------------------------------------------------
 
@@ -243,20 +257,24 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
     # ----- requests ------------------------------------------------------------------
 
     async def list_tools(self) -> list[mcp_types.Tool]:
+        """The server's approved tools (pinning holds new and changed ones back)."""
         tools = self._tools
         if tools is None:
             tools = await self._fetch_tools()
-        return list(tools.values())
+        return list(self._view(tools).tools.values())
 
     async def get_tool(self, name: str, *, catalog: bool = False) -> mcp_types.Tool | None:
-        """The tool named ``name``; ``catalog``: the catalog may answer (see catalog_tools)."""
+        """The tool named ``name``; ``catalog``: the catalog may answer (see catalog_tools).
+
+        QuarantinedToolError when pinning holds it.
+        """
         tools = self._tools
-        saved = self.catalog_tools() if catalog else None
+        saved = self.catalog_tools_raw() if catalog else None
         if saved is not None:
-            return next((t for t in saved if t.name == name), None)
+            return self._approved(saved, name, live=False)
         if tools is None:
             tools = await self._fetch_tools()
-        return tools.get(name)
+        return self._approved(tools, name)
 
     async def call_tool(
         self,

@@ -22,6 +22,7 @@ from agent_gateway.core.diff import ConfigDiff, diff_configs
 from agent_gateway.core.errors import BackendError, BackendUnavailableError, UnknownServerError
 from agent_gateway.downstream.backend import Backend, State
 from agent_gateway.downstream.catalog import Catalog
+from agent_gateway.downstream.pinning import PinKeeper
 
 logger = logging.getLogger("agent_gateway.downstream.manager")
 
@@ -38,9 +39,13 @@ class ProxyManager:
         drain_grace: float = DRAIN_GRACE,
         list_wait: float = LIST_WAIT,
         catalog: Catalog | None = None,
+        pins: PinKeeper | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog
+        self.pins = pins
+        if pins is not None:
+            pins.servers = set(config.servers)
         self.drain_grace = drain_grace
         self.list_wait = list_wait
         self._on_tools_changed = on_tools_changed
@@ -54,7 +59,10 @@ class ProxyManager:
 
     def _new_backend(self, name: str) -> Backend:
         return Backend(
-            self.config.servers[name], on_tools_changed=self._tools_changed, catalog=self.catalog
+            self.config.servers[name],
+            on_tools_changed=self._tools_changed,
+            catalog=self.catalog,
+            pins=self.pins,
         )
 
     def set_tools_listener(self, listener: Callable[[str], None]) -> None:
@@ -126,6 +134,8 @@ class ProxyManager:
         """Swap in a validated config. Never blocks: retiring backends drain in the background."""
         change = diff_configs(self.config, new)
         self.config = new
+        if self.pins is not None:
+            self.pins.servers = set(new.servers)
         for name in change.removed:
             self._retire(self.backends.pop(name))
         for name in change.changed:

@@ -44,7 +44,7 @@ from fastmcp.tools.base import Tool, ToolResult
 from agent_gateway.core import errors
 from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.identity import Caller
-from agent_gateway.core.names import could_name, direct_names, is_direct_name
+from agent_gateway.core.names import could_name, direct_name, direct_names, is_direct_name
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.backend import Backend, State
 from agent_gateway.front.direct_items import to_front_tool
@@ -144,7 +144,21 @@ class DirectTools(Middleware):
                 )
                 await asyncio.gather(*(_ready(b, b.spec.entry.startup_timeout) for b in owners))
                 found = self._tools_of(caller, fresh=True).get(name)
-        return None if found is None else (found[0], found[1].name)
+        if found is None:  # a tool held by pinning: routed, so the call says why it fails
+            return self._held(caller, name)
+        return (found[0], found[1].name)
+
+    def _held(self, caller: Caller, name: str) -> tuple[str, str] | None:
+        """The (server, tool) of a quarantined tool the caller may call, named ``name``."""
+        policies = self.gateway.policies
+        for server in self.gateway.visible(caller):
+            if not could_name(server, name):
+                continue
+            for tool in self.gateway.manager.backends[server].quarantined():
+                allowed = policies.tool_allowed(caller.agent, server, tool)
+                if allowed and direct_name(server, tool) == name:
+                    return server, tool
+        return None
 
     async def on_list_tools(
         self,
