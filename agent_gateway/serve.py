@@ -21,6 +21,7 @@ from agent_gateway.front.frontio import run_stdio
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.httpfront import GuardMiddleware, is_loopback_bind
 from agent_gateway.front.server import build_server
+from agent_gateway.logs import REDACTOR
 from agent_gateway.watcher import Reloader
 
 logger = logging.getLogger("agent_gateway.serve")
@@ -33,7 +34,9 @@ async def serve(
 ) -> int:
     _log_access(policies, args.agent)
     manager = ProxyManager(config, catalog=Catalog(default_folder()))
-    audit = AuditLog(args.audit_log) if args.audit_log else None
+    audit = None
+    if args.audit_log:
+        audit = AuditLog(args.audit_log, values=args.audit_args, redact=REDACTOR.redact_tree)
     gateway = Gateway(
         manager,
         policies,

@@ -43,12 +43,18 @@ PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAKC\n-----END RSA PRIVATE KEY
             f"cut: -----BEGIN PRIVATE KEY-----{R}-----END PRIVATE KEY-----",
         ),
         ("API_TOKEN=abc123 next", f"API_TOKEN={R} next"),
-        ("{'DB_PASSWORD': 'hunter2', 'HOME': '/root'}", f"{{'DB_PASSWORD': '{R}', 'HOME': '/root'}}"),
+        (
+            "{'DB_PASSWORD': 'hunter2', 'HOME': '/root'}",
+            f"{{'DB_PASSWORD': '{R}', 'HOME': '/root'}}",
+        ),
         ('"OPENAI_API_KEY": "x-y-z"', f'"OPENAI_API_KEY": "{R}"'),
         ("https://u:p@h/x?token=t0k&page=2", f"https://{R}@h/x?token={R}&page=2"),
         ("max_tokens: 100, skill-level: 3", "max_tokens: 100, skill-level: 3"),
-        ("Server 'github' started (pid 12) in 0.4 s.", "Server 'github' started (pid 12) in 0.4 s."),
-        ("tokens_sha256 = [\"ab12\"]", "tokens_sha256 = [\"ab12\"]"),
+        (
+            "Server 'github' started (pid 12) in 0.4 s.",
+            "Server 'github' started (pid 12) in 0.4 s.",
+        ),
+        ('tokens_sha256 = ["ab12"]', 'tokens_sha256 = ["ab12"]'),
     ],
 )
 def test_secret_shapes_are_redacted_and_ordinary_text_is_left_alone(

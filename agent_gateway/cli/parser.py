@@ -87,7 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="direct/both: how long a first tools/list waits for servers still starting",
     )
-    serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
+    serve.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        help="append one JSON line per call_tool: argument names and sizes, not values",
+    )
+    serve.add_argument(
+        "--audit-args",
+        action="store_true",
+        help="--audit-log writes argument values too (configured secrets still redacted)",
+    )
 
     _add_check(sub)
     _add_debug_commands(sub)

@@ -38,6 +38,7 @@ from agent_gateway.core.search import Candidate, check_query, hits, rank
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
+from agent_gateway.front.redaction import redact_error_result, redact_tree
 from agent_gateway.front.reloads import Reload
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class Gateway:
                 "description": b.spec.description,
                 "state": b.state.value,
                 "tools": allowed,
-                "error": b.error,
+                "error": redact_tree(b.error),
             }
             if saved is not None:
                 entry["cached"] = True  # the count is the catalog's, from a past launch
@@ -183,7 +184,7 @@ class Gateway:
             names, patient=server is not None, from_catalog=cached
         )
         if server and server in failed:
-            raise ToolError(failed[server])
+            raise ToolError(redact_tree(failed[server]))
         items = [
             Candidate(name, t.name, t.description or "")
             for name in names
@@ -198,7 +199,7 @@ class Gateway:
             "tools": hits(items[:limit], schemas),
             "total": len(items),
             "truncated": len(items) > limit,
-            "errors": [{"server": n, "error": e} for n, e in failed.items()],
+            "errors": [{"server": n, "error": redact_tree(e)} for n, e in failed.items()],
             **({"cached": sorted(cached)} if cached else {}),
         }
 
@@ -269,6 +270,7 @@ class Gateway:
                 allowed=allowed,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 is_error=is_error,
+                arguments=arguments,
             )
 
     async def _call_checked(
@@ -315,7 +317,7 @@ class Gateway:
         elif result.meta and not _CONNECTION_META.isdisjoint(result.meta):
             kept = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
             result = result.model_copy(update={"meta": kept or None})
-        return result
+        return redact_error_result(result)
 
     def gateway_status(self, agent_id: str | None) -> dict[str, Any]:
         caller = self.caller(agent_id)
@@ -334,8 +336,10 @@ class Gateway:
             "policies": self.policies.path,
             "open_mode": self.policies.open_mode,
             "agent": caller.agent,
-            "reloads": [r.render(can_see, is_own) for r in self.reloads],
-            "servers": self.manager.status(n for n in self.manager.names() if n in visible),
+            "reloads": redact_tree([r.render(can_see, is_own) for r in self.reloads]),
+            "servers": redact_tree(
+                self.manager.status(n for n in self.manager.names() if n in visible)
+            ),
         }
 
 
