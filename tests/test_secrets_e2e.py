@@ -15,12 +15,23 @@ redacted too.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import alive, await_until, py_server, start_gateway, wait_until, write_config
+from conftest import (
+    PY,
+    alive,
+    await_until,
+    passed_env,
+    py_server,
+    start_gateway,
+    wait_until,
+    write_config,
+)
 
 from agent_gateway.core.redact import REDACTED
 
@@ -147,3 +158,42 @@ async def test_no_output_channel_carries_a_configured_secret(tmp_path: Path, rou
         _assert_no_secret(f"agent answer #{i}", text)
     _assert_no_secret("the audit log", audit.read_text(encoding="utf-8"))
     _assert_no_secret("the gateway's stderr (--log-level debug)", stderr)
+
+
+def _cli(folder: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``agent-gateway ARGV`` in a fresh process (its redactor knows only what it loaded)."""
+    env = {**os.environ, **passed_env(), "LEAKY_SUBST": SECRETS["SUBSTITUTED"]}
+    return subprocess.run(
+        [PY, "-m", "agent_gateway", *argv],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(240)  # five CLI processes, three of them starting servers
+def test_cli_check_tools_call_and_init_print_no_configured_secret(tmp_path: Path) -> None:
+    config = write_config(tmp_path, servers(reloaded=True))
+    outputs = {}
+    for code, argv in (
+        (0, ["check", "--config", str(config)]),
+        (1, ["tools", "--config", str(config), "--log-level", "debug"]),
+        (1, ["call", "--config", str(config), "broken", "ok"]),
+        (1, ["call", "--config", str(config), "leaky", "leak_raise"]),
+    ):
+        done = _cli(tmp_path, *argv)
+        assert done.returncode == code, (argv, done.stdout, done.stderr)
+        _assert_no_secret(f"{argv[0]} output", done.stdout + done.stderr)
+        outputs[" ".join(argv[:1] + argv[3:])] = done.stdout + done.stderr
+    assert "leaky_server.py --mode serve --api-key <redacted>" in outputs["check"]
+    assert "starting: argv=" in outputs["call broken ok"]  # the stderr tail was shown
+
+    new = tmp_path / "new"
+    done = _cli(tmp_path, "init", "--from", str(config), "--config", str(new / ".mcp.json"))
+    assert done.returncode == 0, done.stderr
+    _assert_no_secret("init --from output", done.stdout + done.stderr)
+    written = (new / ".mcp.json").read_text(encoding="utf-8")
+    assert SECRETS["API_TOKEN"] in written  # the imported file itself keeps its values
