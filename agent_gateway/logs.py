@@ -23,7 +23,17 @@ from agent_gateway.core.redact import Redactor as _Redactor
 
 __all__ = ["MIN_SECRET", "REDACTED", "REDACTOR", "Redactor", "redact", "secrets_of"]
 
-LIBRARIES = ("fastmcp", "mcp", "httpx", "httpx2", "httpcore", "uvicorn", "docket", "watchfiles")
+LIBRARIES = (
+    "fastmcp",
+    "mcp",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "uvicorn",
+    "docket",
+    "watchfiles",
+)
 
 
 class Redactor(_Redactor, logging.Filter):

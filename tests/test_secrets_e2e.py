@@ -19,7 +19,7 @@ import os
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import (
@@ -34,6 +34,9 @@ from conftest import (
 )
 
 from agent_gateway.core.redact import REDACTED
+
+if TYPE_CHECKING:
+    from fastmcp.client.logging import LogMessage
 
 pytestmark = pytest.mark.anyio
 
@@ -99,6 +102,16 @@ async def _agent_channels(gw: Any) -> list[str]:
     seen: list[str] = []
     ok = await gw.downstream("leaky", "ok")
     assert not ok.is_error, ok
+    progress: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    params = {"server": "leaky", "tool": "leak_notify"}
+    notified = await gw.client.call_tool_mcp("call_tool", params, progress_handler=on_progress)
+    assert not notified.is_error, notified
+    assert progress and "progress: argv=" in progress[0], progress
+    seen.extend(progress)
     for server, tool in [
         ("leaky", "leak_raise"),
         ("leaky", "leak_mcp_error"),
@@ -125,6 +138,7 @@ def _assert_no_secret(channel: str, text: str) -> None:
         assert value not in text, f"{name} ({value}) leaked in {channel}:\n{text}"
 
 
+@pytest.mark.timeout(180)  # three leaky servers started, crashed and restarted, one reload
 @pytest.mark.parametrize("route", ["fast", "fastmcp"])
 async def test_no_output_channel_carries_a_configured_secret(tmp_path: Path, route: str) -> None:
     audit = tmp_path / "audit.jsonl"
@@ -132,8 +146,15 @@ async def test_no_output_channel_carries_a_configured_secret(tmp_path: Path, rou
     if route == "fastmcp":
         env["AGENT_GATEWAY_FAST_ROUTE"] = "0"
     args = ["--expose", "both", "--audit-log", str(audit)]
-    async with start_gateway(tmp_path, servers(), args=args, env=env) as gw:
+    logged: list[str] = []
+
+    async def on_log(message: LogMessage) -> None:
+        logged.append(json.dumps(message.data, default=str))
+
+    async with start_gateway(tmp_path, servers(), args=args, env=env, log_handler=on_log) as gw:
         seen = await _agent_channels(gw)
+        assert any("log line: argv=" in line for line in logged), logged
+        seen.extend(logged)
         status = await gw.data("gateway_status")
         tails = {s["name"]: s["stderr_tail"] or "" for s in status["servers"]}
         assert "starting: argv=" in tails["broken"], tails  # the channel did carry the dump

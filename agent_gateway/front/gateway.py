@@ -38,7 +38,7 @@ from agent_gateway.core.search import Candidate, check_query, hits, rank
 from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
-from agent_gateway.front.redaction import redact_error_result, redact_tree
+from agent_gateway.front.redaction import redact, redact_error_result, redact_tree
 from agent_gateway.front.reloads import Reload
 
 if TYPE_CHECKING:
@@ -375,14 +375,14 @@ def _relays(session: Any, request_id: Any) -> tuple[ProgressFn | None, LogFn | N
     """
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
-        await session.report_progress(value, total, message)
+        await session.report_progress(value, total, None if message is None else redact(message))
 
     async def on_log(message: LogMessage) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the logging capability is deprecated in 2026-07-28
             send = session.send_log_message(
                 level=message.level,
-                data=message.data,
+                data=redact_tree(message.data),  # a server's log line may echo its secrets
                 logger=message.logger,
                 related_request_id=request_id,
             )

@@ -2,7 +2,9 @@
 
 Every error text a meta-tool, a direct tool, resource or prompt answers
 passes :func:`error_text`; ``gateway_status``, ``list_servers`` and the
-``errors`` of ``list_tools`` pass :func:`redact_tree`. A downstream's own
+``errors`` of ``list_tools`` pass :func:`redact_tree`, and so do the log
+lines and progress messages a downstream sends during a call, on their way
+to the caller. A downstream's own
 error result (``isError``) has its text blocks and structured content
 redacted too: a server that echoes its environment into an error must not
 hand its secrets to the agent. A successful result passes unchanged (it is
@@ -16,6 +18,8 @@ from typing import Any
 import mcp_types
 
 from agent_gateway.logs import REDACTOR, redact
+
+__all__ = ["error_text", "redact", "redact_error_result", "redact_tree"]
 
 
 def error_text(exc: BaseException) -> str:

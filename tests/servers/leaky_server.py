@@ -8,6 +8,7 @@ Tools (serve mode), each putting the environment somewhere the gateway relays:
   leak_raise       raises an exception whose message is the environment (an isError result)
   leak_mcp_error   answers a JSON-RPC error whose message is the environment
   leak_and_crash   writes the environment to stderr and exits 7 (last_error, stderr tail)
+  leak_notify      sends the environment as a log line and as a progress message
   ok               answers "ok" (so a call succeeds and is audited)
 """
 
@@ -17,6 +18,13 @@ import argparse
 import contextlib
 import os
 import sys
+import warnings
+
+from fastmcp import Context, FastMCP
+from mcp.shared.exceptions import MCPError
+
+# ctx.info() warns on stderr that the logging capability is deprecated as of 2026-07-28.
+warnings.filterwarnings("ignore", message="The logging capability is deprecated")
 
 
 def dump() -> str:
@@ -25,8 +33,6 @@ def dump() -> str:
 
 
 def serve() -> None:
-    from fastmcp import FastMCP
-    from mcp.shared.exceptions import MCPError
 
     mcp = FastMCP("leaky")
 
@@ -46,6 +52,13 @@ def serve() -> None:
         sys.stderr.write(f"dying: {dump()}\n")
         sys.stderr.flush()
         os._exit(7)
+
+    @mcp.tool
+    async def leak_notify(ctx: Context) -> str:
+        """Log the environment and report it as progress."""
+        await ctx.info(f"log line: {dump()}")
+        await ctx.report_progress(1, 1, f"progress: {dump()}")
+        return "notified"
 
     @mcp.tool
     def ok() -> str:
