@@ -2,76 +2,46 @@
 
 Every record passes :data:`REDACTOR` on its way out, at every level: the
 secret values of the loaded config (``env`` and ``headers`` values, URL
-userinfo, key-like query values; added as servers are configured, kept for
-the life of the process) and common secret shapes (Bearer/Basic credentials,
-URL userinfo, ``?api_key=``/token/secret/password query values) become
-``<redacted>``. Libraries log at most at info, even with ``--log-level debug``:
-their debug output dumps raw protocol messages, tool arguments included.
+userinfo, key-like query values; added as configs are loaded and servers
+configured, kept for the life of the process) and secret shapes (see
+``core/redact.py``) become ``<redacted>``. The same redactor cleans what the
+gateway shows agents and the CLI prints. Libraries log at most at info,
+even with ``--log-level debug``: their debug output dumps raw protocol
+messages, tool arguments included.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
-from collections.abc import Iterable
-from urllib.parse import parse_qsl, quote, urlsplit
 
-from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
+from agent_gateway.core.config import GatewayConfig, ServerSpec
+from agent_gateway.core.redact import MIN_SECRET, REDACTED, secrets_of
+from agent_gateway.core.redact import Redactor as _Redactor
 
-REDACTED = "<redacted>"
-MIN_SECRET = 4  # shorter values ("1", "on") would blank out every number in the log
-_KEYLIKE = r"(?:key|token|secret|passw(?:or)?d|pwd|auth|credential|signature|sig)"
-_PATTERNS = (
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), rf"\1\2{REDACTED}"),
-    (re.compile(r"(?<=://)[^/\s@]+@"), f"{REDACTED}@"),
-    (
-        re.compile(rf"(?i)([?&;][^=&\s?#]*{_KEYLIKE}[^=&\s?#]*=)[^&\s#'\"]+"),
-        rf"\1{REDACTED}",
-    ),
+__all__ = ["MIN_SECRET", "REDACTED", "REDACTOR", "Redactor", "redact", "secrets_of"]
+
+LIBRARIES = (
+    "fastmcp",
+    "mcp",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "uvicorn",
+    "docket",
+    "watchfiles",
 )
-LIBRARIES = ("fastmcp", "mcp", "httpx", "httpx2", "httpcore", "uvicorn", "docket", "watchfiles")
 
 
-def secrets_of(spec: ServerSpec) -> set[str]:
-    """The secret values one configured server carries (after substitution)."""
-    entry = spec.entry
-    found: set[str] = set()
-    if isinstance(entry, StdioEntry):
-        found.update(entry.env.values())
-    elif isinstance(entry, RemoteEntry):
-        for value in entry.headers.values():
-            found.add(value)
-            found.update(value.split()[1:])  # the credential after "Bearer "
-        url = urlsplit(entry.url)
-        found.update(v for v in (url.username, url.password) if v)
-        found.update(v for k, v in parse_qsl(url.query) if re.search(_KEYLIKE, k, re.IGNORECASE))
-    return found
-
-
-class Redactor(logging.Filter):
+class Redactor(_Redactor, logging.Filter):
     """Replaces secret values and secret-shaped text in every record it sees."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._values: tuple[str, ...] = ()
-
-    def add(self, values: Iterable[str]) -> None:
-        forms = set(self._values)
-        for value in values:
-            if len(value) >= MIN_SECRET:
-                forms |= {value, quote(value, safe=""), json.dumps(value)[1:-1], repr(value)[1:-1]}
-        self._values = tuple(sorted(forms, key=len, reverse=True))
-
-    def redact(self, text: str) -> str:
-        for value in self._values:
-            if value in text:
-                text = text.replace(value, REDACTED)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
-        return text
+        _Redactor.__init__(self)
+        logging.Filter.__init__(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
@@ -85,12 +55,22 @@ class Redactor(logging.Filter):
         return True
 
 
-REDACTOR = Redactor()
+REDACTOR = Redactor()  # the process's one redactor: logs, status, errors, audit, CLI output
+
+
+def redact(text: str) -> str:
+    """``text`` without any secret this process has seen configured, or secret-shaped."""
+    return REDACTOR.redact(text)
 
 
 def remember_secrets(spec: ServerSpec) -> None:
-    """Keep this server's secret values out of every log line from now on."""
+    """Keep this server's secret values out of every output from now on."""
     REDACTOR.add(secrets_of(spec))
+
+
+def remember_config(config: GatewayConfig) -> None:
+    """Keep every server's secret values out of every output from now on (load and reload)."""
+    REDACTOR.add_config(config.servers.values())
 
 
 class JsonFormatter(logging.Formatter):

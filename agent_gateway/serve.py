@@ -23,6 +23,7 @@ from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.httpfront import GuardMiddleware, is_loopback_bind
 from agent_gateway.front.searching import Searcher
 from agent_gateway.front.server import build_server
+from agent_gateway.logs import REDACTOR
 from agent_gateway.watcher import Reloader
 
 logger = logging.getLogger("agent_gateway.serve")
@@ -38,7 +39,9 @@ async def serve(
     pins = PinKeeper(str(config.path))
     manager = ProxyManager(config, catalog=Catalog(cache), pins=pins)
     searcher = Searcher.for_mode(args.search, cache / "vectors")
-    audit = AuditLog(args.audit_log) if args.audit_log else None
+    audit = None
+    if args.audit_log:
+        audit = AuditLog(args.audit_log, values=args.audit_args, redact=REDACTOR.redact_tree)
     gateway = Gateway(
         manager,
         policies,

@@ -23,6 +23,7 @@ from agent_gateway.core.errors import ConfigError, PolicyError
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.reloads import Reload, ReloadError
+from agent_gateway.logs import remember_config
 
 logger = logging.getLogger("agent_gateway.watcher")
 
@@ -50,6 +51,7 @@ class Reloader:
         except ConfigError as exc:
             logger.error("Config reload rejected, keeping the running config: %s", exc)
             return self._record(str(self.config_path), False, {}, [ReloadError.of_config(exc)])
+        remember_config(new)  # its new secrets are redacted before anything mentions them
         for warning in new.warnings:
             logger.warning("%s: %s", self.config_path, warning)
         change = manager.apply(new)

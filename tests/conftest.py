@@ -177,6 +177,7 @@ async def start_gateway(
     mode: str = "auto",
     open_mode: bool = True,
     client_options: Mapping[str, Any] | None = None,
+    log_handler: Any = None,
 ) -> AsyncIterator[Gateway]:
     """Start ``agent-gateway serve`` in ``folder`` (its cwd) and connect to it."""
     config = write_config(folder, servers or {})
@@ -187,7 +188,9 @@ async def start_gateway(
         argv += ["--policies", str(folder / "policies")]
     child_env = {"PYTHONUNBUFFERED": "1", **passed_env(), **(env or {})}
     transport = StdioProcessTransport("gateway", PY, [*argv, *args], child_env, str(folder))
-    client: Client[Any] = Client(transport, mode=mode, timeout=60, **(client_options or {}))
+    client: Client[Any] = Client(
+        transport, mode=mode, timeout=60, log_handler=log_handler, **(client_options or {})
+    )
     try:
         async with client:
             yield Gateway(client, transport, folder, config)

@@ -1,4 +1,5 @@
-"""``serve --audit-log PATH``: one JSON line per call_tool, never an argument value."""
+"""``serve --audit-log PATH``: one JSON line per call_tool; argument names and sizes,
+their values only with ``--audit-args`` (and even then no configured secret)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from conftest import alive, echo_server, start_gateway, wait_until
 
 pytestmark = pytest.mark.anyio
 
-KEYS = {"time", "agent", "identified_by", "server", "tool", "allowed", "duration_ms", "isError"}
+KEYS = {
+    "time",
+    "agent",
+    "identified_by",
+    "server",
+    "tool",
+    "allowed",
+    "duration_ms",
+    "isError",
+    "argument_sizes",
+}
 SECRET_TEXT = "sk-live-AUDIT-7f3c9e1b2d"  # looks like a credential: must never be logged
 SECRET_MESSAGE = "password=hunter2-AUDIT-0a9b"
 ALICE = """
@@ -72,6 +83,36 @@ async def test_audit_log_has_one_line_per_call_tool_and_no_argument_values(
 
     echo, crash, fail = entries
     assert (echo["tool"], echo["allowed"], echo["isError"]) == ("echo", True, False)
+    assert echo["argument_sizes"] == {"text": len(json.dumps(SECRET_TEXT))}
+    assert fail["argument_sizes"] == {"message": len(json.dumps(SECRET_MESSAGE))}
     assert (crash["tool"], crash["allowed"]) == ("crash", False)
     assert crash["isError"] in (True, None)  # the downstream never ran it
     assert (fail["tool"], fail["allowed"], fail["isError"]) == ("fail", True, True)
+
+
+async def test_audit_args_records_argument_values_but_never_a_configured_secret(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    configured = "cfgsecret-AUDIT-5d6e"
+    server = echo_server(env={"SERVICE_TOKEN": configured})
+    args = ["--audit-log", str(log), "--audit-args"]
+    async with start_gateway(tmp_path, {"public": server}, args=args) as gw:
+        ok = await call(gw, "public", "echo", text="plain words")
+        assert not ok.is_error
+        leaked = await call(gw, "public", "echo", text=f"copy of {configured}")
+        assert not leaked.is_error
+        as_string = await gw.client.call_tool_mcp(
+            "call_tool", {"server": "public", "tool": "add", "arguments": '{"a": 1, "b": 2}'}
+        )
+        assert not as_string.is_error
+        pid = gw.pid
+    wait_until(lambda: not alive(pid), what="the gateway to exit")
+
+    raw = log.read_text(encoding="utf-8")
+    assert configured not in raw
+    plain, copied, added = (json.loads(line) for line in raw.splitlines())
+    assert plain["arguments"] == {"text": "plain words"}
+    assert plain["argument_sizes"] == {"text": len(json.dumps("plain words"))}
+    assert copied["arguments"] == {"text": "copy of <redacted>"}
+    assert added["arguments"] == {"a": 1, "b": 2}

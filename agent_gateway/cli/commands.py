@@ -31,6 +31,7 @@ from agent_gateway.core.globs import glob_match
 from agent_gateway.core.policy import Policy, PolicySet
 from agent_gateway.downstream.backend import State
 from agent_gateway.downstream.manager import ProxyManager
+from agent_gateway.logs import remember_config
 
 logger = logging.getLogger("agent_gateway.cli")
 
@@ -65,6 +66,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     config: GatewayConfig | None = None
     try:
         config = GatewayConfig.from_file(config_path)
+        remember_config(config)
     except ConfigError as exc:
         err(f"error: {exc}")
         failed = True
@@ -346,7 +348,7 @@ def _import_ide_config(path: str) -> tuple[dict[str, Any], str]:
         if not (isinstance(entry, dict) and "agent-gateway" in str(entry.get("command", "")))
     }
     imported = {"mcpServers": kept}
-    GatewayConfig.from_dict(imported, environ=os.environ, path=path)  # fail early on errors
+    remember_config(GatewayConfig.from_dict(imported, environ=os.environ, path=path))  # fail early
     err(f"Imported {len(kept)} servers from {path}: {', '.join(kept)}")
     return imported, key
 
@@ -354,9 +356,9 @@ def _import_ide_config(path: str) -> tuple[dict[str, Any], str]:
 def cmd_token(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(32)
     digest = hashlib.sha256(token.encode()).hexdigest()
-    out(f"token: {token}")
+    out(f"token: {token}", raw=True)
     out(f"Paste into policies/{args.name}.toml at the top, above the first [table]:")
-    out(f'tokens_sha256 = ["{digest}"]')
+    out(f'tokens_sha256 = ["{digest}"]', raw=True)
     err("The token is shown once; the gateway stores only its SHA-256.")
     return 0
 

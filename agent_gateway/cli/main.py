@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from agent_gateway.cli.parser import build_parser
 from agent_gateway.core.errors import ConfigError, GatewayError, PolicyError
-from agent_gateway.logs import setup_logging
+from agent_gateway.logs import redact, setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,10 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except (ConfigError, PolicyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except GatewayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,7 @@ from typing import Any
 
 from agent_gateway.core.config import GatewayConfig, default_config_path
 from agent_gateway.core.policy import PolicySet, default_policies_path
+from agent_gateway.logs import redact, remember_config
 
 logger = logging.getLogger("agent_gateway.cli")
 
@@ -18,6 +19,7 @@ logger = logging.getLogger("agent_gateway.cli")
 def load_config(args: Any) -> GatewayConfig:
     path = default_config_path(args.config, os.environ)
     config = GatewayConfig.from_file(path)
+    remember_config(config)
     for warning in config.warnings:
         logger.warning("%s: %s", path, warning)
     return config
@@ -36,13 +38,17 @@ def load_policies(args: Any) -> PolicySet:
     return PolicySet.from_dir(path, explicit=explicit, agent_bound=bound)
 
 
-def out(text: str = "") -> None:
-    """A command's output: the only writer to stdout besides the stdio protocol itself."""
-    print(text)
+def out(text: str = "", *, raw: bool = False) -> None:
+    """A command's output: the only writer to stdout besides the stdio protocol itself.
+
+    Redacted (configured secrets, secret shapes) unless ``raw``: a fresh token is meant
+    to be shown.
+    """
+    print(text if raw else redact(text))
 
 
 def err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(redact(text), file=sys.stderr, flush=True)
 
 
 def dumps(data: Any) -> str:

@@ -97,7 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
         "needs the 'semantic' extra), auto (semantic when the extra is installed; default, "
         "or $AGENT_GATEWAY_SEARCH)",
     )
-    serve.add_argument("--audit-log", metavar="PATH", help="append one JSON line per call_tool")
+    serve.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        help="append one JSON line per call_tool: argument names and sizes, not values",
+    )
+    serve.add_argument(
+        "--audit-args",
+        action="store_true",
+        help="--audit-log writes argument values too (configured secrets still redacted)",
+    )
 
     _add_check(sub)
     _add_debug_commands(sub)

@@ -49,6 +49,7 @@ from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.backend import Backend, State
 from agent_gateway.front.direct_items import to_front_tool
 from agent_gateway.front.gateway import Gateway
+from agent_gateway.front.redaction import error_text
 
 logger = logging.getLogger("agent_gateway.front.direct")
 
@@ -196,7 +197,7 @@ class DirectTools(Middleware):
         except GatewayError as exc:
             if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown tool: {name!r}") from exc
-            raise ToolError(str(exc)) from exc
+            raise ToolError(error_text(exc)) from exc
 
 
 def _starting(backend: Backend) -> bool:

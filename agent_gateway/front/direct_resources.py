@@ -58,6 +58,7 @@ from agent_gateway.front.direct_items import (
     PassthroughResourceResult,
 )
 from agent_gateway.front.gateway import Gateway
+from agent_gateway.front.redaction import error_text
 
 logger = logging.getLogger("agent_gateway.front.direct_resources")
 
@@ -154,7 +155,7 @@ class DirectResources(Middleware):
         except GatewayError as exc:
             if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown resource: {uri!r}") from exc
-            raise ResourceError(str(exc), log_level=logging.DEBUG) from exc
+            raise ResourceError(error_text(exc), log_level=logging.DEBUG) from exc
         if result is None:
             raise NotFoundError(f"Unknown resource: {uri!r}")
         return PassthroughResourceResult.of(server, result)
@@ -209,5 +210,5 @@ class DirectResources(Middleware):
         except GatewayError as exc:
             if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown prompt: {name!r}") from exc
-            raise PromptError(str(exc), log_level=logging.DEBUG) from exc
+            raise PromptError(error_text(exc), log_level=logging.DEBUG) from exc
         return PassthroughPromptResult.of(result)

@@ -35,6 +35,7 @@ from agent_gateway.compat import is_root_middleware, low_level_server
 from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.identity import authorization_header
 from agent_gateway.front.gateway import Gateway
+from agent_gateway.front.redaction import error_text
 
 CALL_TOOL = "call_tool"
 SWITCH = "AGENT_GATEWAY_FAST_ROUTE"  # "0" turns the fast route off (fastmcp's route only)
@@ -90,7 +91,7 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
             )
         except GatewayError as exc:
             return mcp_types.CallToolResult(
-                content=[mcp_types.TextContent(type="text", text=str(exc))], is_error=True
+                content=[mcp_types.TextContent(type="text", text=error_text(exc))], is_error=True
             )
 
     low.add_request_handler("tools/call", entry.params_type, on_call_tool)

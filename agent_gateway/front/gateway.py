@@ -40,6 +40,7 @@ from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.backchannel import CallerPeer
+from agent_gateway.front.redaction import redact, redact_error_result, redact_tree
 from agent_gateway.front.reloads import Reload
 from agent_gateway.front.searching import Searcher
 
@@ -163,7 +164,7 @@ class Gateway:
                 "description": b.spec.description,
                 "state": b.state.value,
                 "tools": allowed,
-                "error": b.error,
+                "error": redact_tree(b.error),
             }
             if saved is not None:
                 entry["cached"] = True  # the count is the catalog's, from a past launch
@@ -188,7 +189,7 @@ class Gateway:
             names, patient=server is not None, from_catalog=cached
         )
         if server and server in failed:
-            raise ToolError(failed[server])
+            raise ToolError(redact_tree(failed[server]))
         items = [
             Candidate(name, t.name, t.description or "")
             for name in names
@@ -203,7 +204,7 @@ class Gateway:
             "tools": hits(items[:limit], schemas),
             "total": len(items),
             "truncated": len(items) > limit,
-            "errors": [{"server": n, "error": e} for n, e in failed.items()],
+            "errors": [{"server": n, "error": redact_tree(e)} for n, e in failed.items()],
             **({"cached": sorted(cached)} if cached else {}),
         }
 
@@ -274,6 +275,7 @@ class Gateway:
                 allowed=allowed,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 is_error=is_error,
+                arguments=arguments,
             )
 
     async def _call_checked(
@@ -323,7 +325,7 @@ class Gateway:
         elif result.meta and not _CONNECTION_META.isdisjoint(result.meta):
             kept = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
             result = result.model_copy(update={"meta": kept or None})
-        return result
+        return redact_error_result(result)
 
     def gateway_status(self, agent_id: str | None) -> dict[str, Any]:
         caller = self.caller(agent_id)
@@ -343,8 +345,10 @@ class Gateway:
             "open_mode": self.policies.open_mode,
             "agent": caller.agent,
             "search": self.searcher.ranker,
-            "reloads": [r.render(can_see, is_own) for r in self.reloads],
-            "servers": self.manager.status(n for n in self.manager.names() if n in visible),
+            "reloads": redact_tree([r.render(can_see, is_own) for r in self.reloads]),
+            "servers": redact_tree(
+                self.manager.status(n for n in self.manager.names() if n in visible)
+            ),
         }
 
 
@@ -380,14 +384,14 @@ def _relays(session: Any, request_id: Any) -> tuple[ProgressFn | None, LogFn | N
     """
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
-        await session.report_progress(value, total, message)
+        await session.report_progress(value, total, None if message is None else redact(message))
 
     async def on_log(message: LogMessage) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the logging capability is deprecated in 2026-07-28
             send = session.send_log_message(
                 level=message.level,
-                data=message.data,
+                data=redact_tree(message.data),  # a server's log line may echo its secrets
                 logger=message.logger,
                 related_request_id=request_id,
             )

@@ -20,6 +20,7 @@ from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.search import LIMIT_DEFAULT
 from agent_gateway.downstream.backend import warm_imports
 from agent_gateway.front.gateway import AgentId, Gateway
+from agent_gateway.front.redaction import error_text
 
 WARM_AFTER = 1.0  # seconds after start to import the client side
 
@@ -33,7 +34,7 @@ def _structured(payload: dict[str, Any]) -> ToolResult:
 
 def _tool_error(exc: GatewayError) -> ToolError:
     # An answer to the caller, not a fault of ours: log it at debug only.
-    return ToolError(str(exc), log_level=logging.DEBUG)
+    return ToolError(error_text(exc), log_level=logging.DEBUG)
 
 
 def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0) -> FastMCP[Any]:
