@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agent-gateway {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    _add_serve(sub)
+    _add_check(sub)
+    _add_debug_commands(sub)
+    _add_file_commands(sub)
+    _add_pins(sub)
+    return parser
+
+
+def _add_serve(sub: Subparsers) -> None:
     serve = sub.add_parser(
         "serve",
         help="run the gateway (stdio by default)",
@@ -107,12 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--audit-log writes argument values too (configured secrets still redacted)",
     )
-
-    _add_check(sub)
-    _add_debug_commands(sub)
-    _add_file_commands(sub)
-    _add_pins(sub)
-    return parser
 
 
 def _add_check(sub: Subparsers) -> None:

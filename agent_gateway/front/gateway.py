@@ -344,7 +344,6 @@ class Gateway:
             "policies": self.policies.path,
             "open_mode": self.policies.open_mode,
             "agent": caller.agent,
-            "search": self.searcher.ranker,
             "reloads": redact_tree([r.render(can_see, is_own) for r in self.reloads]),
             "servers": redact_tree(
                 self.manager.status(n for n in self.manager.names() if n in visible)
