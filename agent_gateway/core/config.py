@@ -4,10 +4,10 @@
 are resolved by core/variables.py); ``GatewayConfig.from_file`` reads the
 file as JSONC (comments, trailing commas), adds line/column to syntax errors
 and loads each stdio server's ``envFile`` (core/envfile.py). IDEs launch the
-gateway from any folder, so relative paths resolve against the config file's folder (``base_dir``): a ``command`` holding a path
-separator (``./server.sh``, ``bin/x``; a bare ``npx`` stays a PATH lookup),
-a relative ``cwd`` or ``envFile``, and a stdio server's default working
-directory.
+gateway from any folder, so relative paths resolve against the config file's
+folder (``base_dir``): a ``command`` holding a path separator (``./server.sh``,
+``bin/x``; a bare ``npx`` stays a PATH lookup), a relative ``cwd`` or
+``envFile``, and a stdio server's default working directory.
 Problems that concern one server only (an unset variable) do not fail the
 file: that server carries an ``error`` and the others run.
 """
