@@ -24,6 +24,7 @@ from agent_gateway.core.errors import (
     BackendTimeoutError,
     BackendUnavailableError,
 )
+from agent_gateway.downstream.procgroup import describe_exit
 from agent_gateway.downstream.session import (
     STABLE_AFTER,
     _background,
@@ -115,7 +116,7 @@ class Supervised:
     def _on_process_exit(self, code: int | None) -> None:
         if self._closing or self._client is None:
             return
-        self._crashed(f"exited with code {code}.")
+        self._crashed(f"{describe_exit(code)}.")
 
     def _crashed(self, reason: str) -> None:
         client, self._client = self._client, None
@@ -153,7 +154,7 @@ class Supervised:
         if dead:
             if self._client is client:
                 code = await self._exit_code()
-                reason = f"exited with code {code}." if code is not None else err.reason
+                reason = f"{describe_exit(code)}." if code is not None else err.reason
                 if self._client is client:
                     self._crashed(reason)
             return BackendCrashedError(
