@@ -27,11 +27,11 @@ from agent_gateway.core.errors import (
     BackendError,
     BackendStartError,
 )
+from agent_gateway.core.hints import certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
-from agent_gateway.core.hints import certificate_hint
 from agent_gateway.downstream.procgroup import describe_exit, kill_group
 from agent_gateway.downstream.session import (
     LogFn,

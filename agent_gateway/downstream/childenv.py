@@ -44,8 +44,5 @@ def child_environment(
     environ: Mapping[str, str], *, inherit: bool, configured: Mapping[str, str]
 ) -> dict[str, str]:
     """The environment for one stdio server started now."""
-    if inherit:
-        base = dict(environ)
-    else:
-        base = {k: v for k, v in environ.items() if _passed(k, v)}
+    base = dict(environ) if inherit else {k: v for k, v in environ.items() if _passed(k, v)}
     return base | dict(configured)
