@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from agent_gateway.cli.files import cmd_init, cmd_token
 from agent_gateway.cli.output import (
     dumps,
     err,
@@ -259,99 +257,6 @@ async def _call(
         await manager.close()
     out(dumps(result.model_dump(by_alias=True, exclude_none=True, mode="json")))
     return 1 if result.is_error else 0
-
-
-# ----- init / token -----------------------------------------------------------------------
-
-STARTER_CONFIG = {
-    "mcpServers": {
-        "time": {
-            "command": "mcp-server-time",
-            "description": "Current time and timezone conversion.",
-        }
-    }
-}
-
-STARTER_POLICY = """\
-# Policy for callers with no identity (see README, Policies).
-description = "Default: every server, nothing destructive"
-
-[allow]
-servers = ["*"]
-
-[deny.tools]
-"*" = ["delete_*", "drop_*"]
-"""
-
-
-def cmd_init(args: argparse.Namespace) -> int:
-    config = Path(args.config)
-    policy = Path(args.policies) / "default.toml"
-    starter: dict[str, Any] = STARTER_CONFIG
-    ide_key = "mcpServers"
-    if args.from_path:
-        starter, ide_key = _import_ide_config(args.from_path)
-    for path, text in (
-        (config, json.dumps(starter, indent=2) + "\n"),
-        (policy, STARTER_POLICY),
-    ):
-        if path.exists():
-            err(f"{path} exists; left unchanged.")
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        out(f"wrote {path}")
-    if args.from_path:
-        entry: dict[str, Any] = {
-            "command": "agent-gateway",
-            "args": [
-                "serve",
-                "--config",
-                str(config.resolve()),
-                "--policies",
-                str(Path(args.policies).resolve()),
-            ],
-        }
-        if ide_key == "servers":
-            entry = {"type": "stdio", **entry}
-        out(f"\nReplace the servers in {args.from_path} with this one entry:")
-        out(json.dumps({ide_key: {"gateway": entry}}, indent=2))
-    return 0
-
-
-def _import_ide_config(path: str) -> tuple[dict[str, Any], str]:
-    """Read an IDE's mcp.json; return our config holding its servers, and its servers key."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise ConfigError("file not found.", path=path) from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", path=path
-        ) from exc
-    key = "servers" if isinstance(data, dict) and "servers" in data else "mcpServers"
-    servers = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(servers, dict) or not servers:
-        raise ConfigError(f"no servers found under {key!r}.", path=path)
-    kept = {
-        name: entry
-        for name, entry in servers.items()
-        if not (isinstance(entry, dict) and "agent-gateway" in str(entry.get("command", "")))
-    }
-    imported = {"mcpServers": kept}
-    GatewayConfig.from_dict(imported, environ=os.environ, path=path)  # fail early on errors
-    err(f"Imported {len(kept)} servers from {path}: {', '.join(kept)}")
-    return imported, key
-
-
-def cmd_token(args: argparse.Namespace) -> int:
-    token = secrets.token_urlsafe(32)
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    out(f"token: {token}")
-    out(f"Paste into policies/{args.name}.toml at the top, above the first [table]:")
-    out(f'tokens_sha256 = ["{digest}"]')
-    err("The token is shown once; the gateway stores only its SHA-256.")
-    return 0
 
 
 __all__ = [

@@ -202,9 +202,9 @@ def load_env_files(
             loaded[name] = spec
             continue
         try:
-            values = read_env_file(entry.env_file)
+            values = read_env_file(entry.env_file, name)
         except EnvFileError as exc:
-            loaded[name] = spec.model_copy(update={"error": f"server {name!r}: {exc}"})
+            loaded[name] = spec.model_copy(update={"error": str(exc)})
             continue
         merged = entry.model_copy(update={"env": {**values, **entry.env}})
         loaded[name] = spec.model_copy(update={"entry": merged})

@@ -25,14 +25,15 @@ def parse_env_text(text: str) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def read_env_file(path: str) -> dict[str, str]:
+def read_env_file(path: str, server: str) -> dict[str, str]:
+    """The variables of ``path``, the ``envFile`` of ``server``."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise EnvFileError(
-            f"envFile {path!r} was not found. Create it, or fix 'envFile' "
-            "(a relative path starts at the config file's folder)."
+            f"envFile {path!r} of server {server!r} was not found. Create it, or fix "
+            "'envFile' (a relative path starts at the config file's folder)."
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise EnvFileError(f"envFile {path!r} cannot be read: {exc}.") from exc
+        raise EnvFileError(f"envFile {path!r} of server {server!r} cannot be read: {exc}.") from exc
     return parse_env_text(text)
