@@ -15,6 +15,7 @@ from typing import Any
 
 from agent_gateway.cli.files import cmd_init, cmd_token
 from agent_gateway.cli.output import (
+    counted,
     dumps,
     err,
     load_config,
@@ -60,7 +61,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         err(f"error: {exc}")
         failed = True
     if config is not None:
-        out(f"config: {config_path} ({len(config.servers)} servers)")
+        out(f"config: {config_path} ({counted(len(config.servers), 'server')})")
         for warning in config.warnings:
             err(f"warning: {config_path}: {warning}")
         for spec in config.servers.values():
@@ -80,6 +81,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         _print_policies(policies, config)
         _warn_unmatched_tool_keys(policies, config)
     if args.server:
+        if config is not None and args.server not in config.servers:
+            known = ", ".join(config.servers) or "none"
+            err(
+                f"error: unknown server {args.server!r}: {config_path} has no server of that "
+                f"name (its servers: {known})."
+            )
+            return 1
         if policies is None:
             err("error: cannot explain a decision while the policies are broken.")
             return 1
@@ -105,7 +113,7 @@ def _print_policies(policies: PolicySet, config: GatewayConfig | None) -> None:
     if policies.open_mode:
         out(f"policies: open mode (no folder at {policies.path}): every caller sees everything")
         return
-    out(f"policies: {policies.path} ({len(policies.agents)} agents)")
+    out(f"policies: {policies.path} ({counted(len(policies.agents), 'agent')})")
     for agent, policy in sorted(policies.agents.items()):
         visible = policies.visible_servers(agent, names)
         label = "default (no identity)" if agent == "default" else agent
@@ -187,7 +195,7 @@ async def _tools(config: GatewayConfig, allowed: Allowed, *, as_json: bool) -> i
     rows: list[dict[str, Any]] = []
     failed = False
     names = [n for n, s in config.servers.items() if not s.disabled and allowed(n, None)]
-    err(f"Starting {len(names)} servers...")
+    err(f"Starting {counted(len(names), 'server')}...")
 
     async def one(name: str) -> None:
         nonlocal failed
@@ -198,11 +206,18 @@ async def _tools(config: GatewayConfig, allowed: Allowed, *, as_json: bool) -> i
             err(f"  {name}: failed: {exc}")
             rows.append({"server": name, "error": str(exc), "tools": []})
             return
-        err(f"  {name}: ready, {len(tools)} tools")
+        err(f"  {name}: ready, {counted(len(tools), 'tool')}")
         rows.append(
             {
                 "server": name,
-                "tools": [{"name": t.name, "description": t.description or ""} for t in tools],
+                "tools": [
+                    {
+                        "name": t.name,
+                        "description": t.description or "",
+                        "inputSchema": t.input_schema,
+                    }
+                    for t in tools
+                ],
             }
         )
 
