@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
-import errno
 import signal
 import socket
 import sys
