@@ -208,7 +208,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts):
                         self.name, f"could not start: {err.reason}", stderr_tail=err.stderr_tail
                     )
             err = _with_certificate_hint(err)
-            self._record_failure(err.reason)
+            self._record_failure(err.reason, logged=str(err))  # with its stderr tail
             raise err from exc
         self._client = client
         self._tools = None

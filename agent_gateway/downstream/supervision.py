@@ -103,7 +103,8 @@ class Supervised:
                 stderr_tail=self._current_stderr(),
             )
 
-    def _record_failure(self, reason: str) -> None:
+    def _record_failure(self, reason: str, logged: str | None = None) -> None:
+        """Count a failure, schedule the backoff and log it once (``logged``: the full text)."""
         now = time.monotonic()
         if self._connected_at is not None and now - self._connected_at > STABLE_AFTER:
             self._failures = 0
@@ -111,7 +112,10 @@ class Supervised:
         self._retry_at = now + backoff_delay(self._failures)
         self.last_error = reason
         self._failed = True
-        logger.warning("Server %r: %s", self.name, reason)
+        if logged is not None:
+            logger.warning("%s", logged)
+        else:
+            logger.warning("Server %r: %s", self.name, reason)
 
     def _on_process_exit(self, code: int | None) -> None:
         if self._closing or self._client is None:
