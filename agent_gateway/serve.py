@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from typing import Any, NoReturn
 
@@ -14,6 +16,7 @@ from starlette.middleware import Middleware
 
 from agent_gateway.audit import AuditLog
 from agent_gateway.core.config import GatewayConfig
+from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.catalog import Catalog, default_folder
 from agent_gateway.downstream.manager import ProxyManager
@@ -34,6 +37,8 @@ SHUTDOWN_GRACE = 5.0
 async def serve(
     args: argparse.Namespace, config: GatewayConfig, policies: PolicySet, policies_path: str
 ) -> int:
+    if args.transport == "http":
+        check_port_free(args.host, args.port)
     _log_access(policies, args.agent)
     cache = default_folder()
     pins = PinKeeper(str(config.path))
@@ -74,13 +79,41 @@ async def serve(
         if audit is not None:
             audit.close()
     if server_task.done() and not server_task.cancelled() and server_task.exception():
-        raise server_task.exception()  # type: ignore[misc]
+        failure = server_task.exception()
+        if isinstance(failure, SystemExit):  # uvicorn exits when it cannot bind or start
+            raise GatewayError(
+                f"the HTTP server could not start on {args.host}:{args.port} (see the log "
+                "above). Pass --port N or --host H to change the address."
+            )
+        raise failure  # type: ignore[misc]
     logger.info("Gateway stopped.")
     if stop.is_set() and args.transport == "stdio" and not server_task.done():
         # A signal ended us while the threaded stdio front still blocks reading
         # stdin; every downstream is already stopped, so leave without waiting for it.
         _exit_now()
     return 0
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail in one line, before anything starts, when ``host:port`` cannot be bound."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise GatewayError(f"cannot resolve --host {host!r}: {exc.strerror}.") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise GatewayError(
+                    f"port {port} on {host} is already in use (another agent-gateway?). "
+                    "Pass --port N to use another port."
+                ) from exc
+            raise GatewayError(
+                f"cannot listen on {host}:{port}: {exc.strerror}. Pass --port N or --host H."
+            ) from exc
 
 
 def _log_access(policies: PolicySet, agent: str | None) -> None:
@@ -115,7 +148,9 @@ def _http_options(args: argparse.Namespace, gateway: Gateway) -> dict[str, Any]:
         "port": args.port,
         "path": "/mcp",
         "middleware": [guard],
-        "uvicorn_config": {"access_log": False},
+        # log_config None: uvicorn keeps its hands off logging, so its lines go
+        # through our handler (JSON with --log-format json) like everything else.
+        "uvicorn_config": {"access_log": False, "log_config": None},
     }
 
 

@@ -173,7 +173,10 @@ def test_check_reads_the_config_named_by_flag_and_by_environment(
 def test_check_broken_json_names_the_file_line_and_column(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    Path(".mcp.json").write_text('{\n  "mcpServers": {\n    "echo": {"command": "x",}\n  }\n}\n')
+    # A missing comma (trailing commas and comments are accepted: JSONC).
+    Path(".mcp.json").write_text(
+        '{\n  "mcpServers": {\n    "echo": {"command": "x" "a": 1}\n  }\n}\n'
+    )
     code, out, err = run(capsys, "check")
     assert code == 1
     assert ".mcp.json" in err
@@ -287,7 +290,7 @@ def test_check_explains_one_decision_and_exits_3_when_denied(
     rule: str,
     exit_code: int,
 ) -> None:
-    write_config({"postgres": echo_server(), "web-search": echo_server()})
+    write_config({"postgres": echo_server(), "web-search": echo_server(), "prod-db": echo_server()})
     write_policy(
         "backend",
         '[allow]\nservers = ["*"]\n[allow.tools]\npostgres = ["query", "list_*"]\n'
@@ -611,3 +614,82 @@ def test_check_does_not_warn_about_tools_keys_that_match_a_server(
     code, _, err = run(capsys, "check")
     assert code == 0, err
     assert "warning" not in err
+
+
+# ----- answers that leave no guessing ---------------------------------------------------------
+
+
+def test_tools_json_includes_each_tools_input_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "tools", "--json")
+    assert code == 0, err
+    (row,) = json.loads(out)["servers"]
+    add = next(t for t in row["tools"] if t["name"] == "add")
+    assert add["inputSchema"]["type"] == "object"
+    assert set(add["inputSchema"]["properties"]) == {"a", "b"}
+    assert add["inputSchema"]["required"] == ["a", "b"]
+
+
+def test_counts_of_one_are_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    write_policy("solo", '[allow]\nservers = ["echo"]\n[allow.tools]\necho = ["add"]\n')
+    code, out, err = run(capsys, "check")
+    assert code == 0, err
+    assert "(1 server)" in out and "(1 agent)" in out, out
+    code, _, err = run(capsys, "tools", "--agent", "solo")
+    assert code == 0, err
+    assert "Starting 1 server..." in err and "ready, 1 tool" in err, err
+    assert "1 servers" not in err and "1 tools" not in err
+
+
+def test_check_an_unknown_server_says_so_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    write_policy("bob", '[allow]\nservers = ["*"]\n')
+    code, _, err = run(capsys, "check", "--agent", "bob", "--server", "ech0")
+    assert code == 1
+    assert "unknown server 'ech0'" in err and "echo" in err, err
+
+
+def test_check_tool_without_server_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "check", "--agent", "bob", "--tool", "add")
+    assert code == 2 and out == ""
+    assert "usage:" in err and "--tool needs --server" in err, err
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "Warning", "info"])
+def test_log_level_accepts_any_case(capsys: pytest.CaptureFixture[str], level: str) -> None:
+    write_config({"echo": echo_server()})
+    code, _, err = run(capsys, "check", "--log-level", level)
+    assert code == 0, err
+
+
+def test_serve_on_a_port_in_use_prints_one_line_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    write_config({"echo": echo_server()})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(capsys, "serve", "--transport", "http", "--port", str(port))
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is already in use (another agent-gateway?). "
+        "Pass --port N to use another port."
+    ]
+
+
+def test_an_interrupted_command_exits_1_not_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_gateway.cli import commands
+
+    def interrupted(_args: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "cmd_check", interrupted)
+    code, _, err = run(capsys, "check")
+    assert code == 1 and "Interrupted." in err

@@ -333,11 +333,6 @@ WARNINGS = [
         id="stdio-key-on-a-remote-entry",
     ),
     pytest.param(
-        {"servers": {}, "inputs": [{"id": "key", "type": "promptString"}]},
-        ["inputs"],
-        id="vscode-inputs",
-    ),
-    pytest.param(
         {"mcpServers": {}, "globalShortcut": "Ctrl+Space"},
         ["globalShortcut"],
         id="unknown-top-level-key",
@@ -578,7 +573,10 @@ def test_from_file_substitutes_from_the_process_environment_by_default(
     [
         pytest.param('{"mcpServers": {,}}', 1, 17, id="stray-comma"),
         pytest.param(
-            '{\n  "mcpServers": {\n    "x": {"command": "c",}\n  }\n}', 3, 26, id="trailing"
+            '{\n  // servers\n  "mcpServers": {\n    "x": {"command": "c" "args": []}\n  }\n}',
+            4,
+            26,
+            id="missing-comma-after-a-comment",
         ),
         pytest.param('{\n  "mcpServers": {}\n', 3, 1, id="unclosed-object"),
         pytest.param("{'mcpServers': {}}", 1, 2, id="single-quotes"),
@@ -594,6 +592,20 @@ def test_a_syntax_error_names_the_file_line_and_column(
     assert str(path) in message
     assert f"line {line}, column {column}" in message
     assert info.value.path == str(path)
+
+
+def test_from_file_accepts_comments_and_trailing_commas_as_vs_code_writes(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "// servers for this repo\n"
+        '{\n  "servers": {\n    /* local */\n'
+        '    "x": {"type": "stdio", "command": "c", "args": ["a", "https://h//p",],},\n  },\n}\n'
+    )
+    config = GatewayConfig.from_file(write(tmp_path, text), environ={})
+    entry = config.servers["x"].entry
+    assert isinstance(entry, StdioEntry)
+    assert entry.args == ["a", "https://h//p"]
 
 
 def test_a_missing_file_is_an_error_naming_the_file(tmp_path: Path) -> None:

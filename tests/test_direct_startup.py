@@ -117,3 +117,16 @@ async def test_idle_timeout_does_not_stop_servers_in_direct_mode(
         assert int(again.content[0].text) == pid
         assert "Stopping idle server" not in gw.stderr()
         assert "idleTimeout does not apply in direct mode: 'a' stay started." in gw.stderr()
+
+
+@pytest.mark.anyio
+async def test_a_failing_server_in_direct_mode_logs_one_line_per_attempt(tmp_path: Path) -> None:
+    bad = {"command": PY, "args": [str(SERVERS / "faulty_server.py"), "--mode", "start-crash"]}
+    async with start_gateway(tmp_path, {"bad": bad}, args=["--expose", "direct"]) as gw:
+        await logged(gw, "could not start")
+        lines = gw.stderr().splitlines()
+        records = [line for line in lines if "could not start" in line and " DEBUG " not in line]
+        # One record per attempt, the full one: the reason and the server's last stderr lines.
+        assert records, lines
+        assert all("WARNING" in r and "Server 'bad' could not start" in r for r in records), records
+        assert "fatal: missing API key FAKE_KEY" in gw.stderr()

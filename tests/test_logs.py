@@ -129,3 +129,23 @@ async def test_serve_at_debug_level_writes_no_secret_and_no_argument_value(
     for needle in (*SECRETS, ARGUMENT):
         leaks = [line for line in stderr.splitlines() if needle in line]
         assert not leaks, leaks
+
+
+def test_log_format_json_makes_every_line_json_the_libraries_too(tmp_path: Path) -> None:
+    """fastmcp's and uvicorn's lines too: neither may install handlers of their own."""
+    import json
+
+    with http_gateway(tmp_path, {"echo": echo_server()}, args=["--log-format", "json"]) as gw:
+        deadline = time.monotonic() + 10
+        while '"uvicorn' not in gw.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop_proc(gw.proc, 15)
+        lines = [line for line in gw.stderr().splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"a log line that is not JSON: {line!r}")
+    loggers = {r["logger"].split(".")[0] for r in records}
+    assert {"agent_gateway", "uvicorn", "fastmcp"} <= loggers, loggers

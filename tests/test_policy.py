@@ -471,6 +471,18 @@ def test_json_syntax_error_reports_line_and_column(tmp_path: Path) -> None:
     assert err.value.path == str(path)
 
 
+def test_a_json_policy_may_hold_comments_and_trailing_commas(tmp_path: Path) -> None:
+    write(tmp_path, "bob.json", '{\n  // read only\n  "allow": {"servers": ["web-*",],},\n}\n')
+    ps = PolicySet.from_dir(str(tmp_path), explicit=True)
+    assert ps.server_visible("bob", "web-a")
+
+
+def test_a_json_policy_error_after_a_comment_keeps_its_line_and_column(tmp_path: Path) -> None:
+    write(tmp_path, "bob.json", '{\n  /* x */ "allow": {"servers": ["a" "b"]}\n}\n')
+    with pytest.raises(PolicyError, match=r"invalid JSON at line 2, column 37"):
+        PolicySet.from_dir(str(tmp_path), explicit=True)
+
+
 def test_toml_and_json_for_the_same_agent_is_an_error_naming_both(tmp_path: Path) -> None:
     toml = write(tmp_path, "a.toml", "")
     js = write(tmp_path, "a.json", "{}")

@@ -61,6 +61,7 @@ async def test_a_gateway_with_the_semantic_ranker_finds_a_tool_no_query_word_nam
         listed = await gw.data("list_tools", query=CLOCK_QUERY)
         assert listed["tools"] == []  # by words: nothing
     async with start_gateway(tmp_path / "b", servers, args=["--search", "semantic"]) as gw:
+
         async def clock_first() -> bool:
             tools = (await gw.data("list_tools", query=CLOCK_QUERY))["tools"]
             return bool(tools) and tools[0]["name"] == "get_current_time"

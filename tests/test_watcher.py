@@ -98,7 +98,7 @@ def test_invalid_json_keeps_the_running_config_and_records_line_and_column(
 ) -> None:
     s = make(tmp_path, servers("a", "b"))
     before = dict(s.gateway.manager.backends)
-    s.config.write_text('{\n  "mcpServers": {\n    "a": {"command": "x",}\n  }\n}\n')
+    s.config.write_text('{\n  "mcpServers": {\n    "a": {"command": "x" "args": []}\n  }\n}\n')
 
     record = s.reloader.reload_config()
 
@@ -394,7 +394,7 @@ def test_a_general_config_error_reads_the_same_for_every_caller_whatever_the_ser
 ) -> None:
     """A hidden server named ``a`` must not turn "invalid JSON" into "inv<hidden>lid JSON"."""
     s = make(tmp_path, servers("public", "a"), {"alice": ALLOW_PUBLIC, "admin": ALLOW_ALL})
-    s.config.write_text('{\n  "mcpServers": {\n    "a": {"command": "x",}\n  }\n}\n')
+    s.config.write_text('{\n  "mcpServers": {\n    "a": {"command": "x" "args": []}\n  }\n}\n')
     s.reloader.reload_config()
 
     alice, admin = s.last("alice"), s.last("admin")

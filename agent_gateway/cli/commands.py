@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from agent_gateway.cli.files import cmd_init, cmd_token
 from agent_gateway.cli.output import (
+    counted,
     dumps,
     err,
     load_config,
@@ -71,7 +70,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         err(f"error: {exc}")
         failed = True
     if config is not None:
-        out(f"config: {config_path} ({len(config.servers)} servers)")
+        out(f"config: {config_path} ({counted(len(config.servers), 'server')})")
         for warning in config.warnings:
             err(f"warning: {config_path}: {warning}")
         for spec in config.servers.values():
@@ -91,6 +90,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         _print_policies(policies, config)
         _warn_unmatched_tool_keys(policies, config)
     if args.server:
+        if config is not None and args.server not in config.servers:
+            known = ", ".join(config.servers) or "none"
+            err(
+                f"error: unknown server {args.server!r}: {config_path} has no server of that "
+                f"name (its servers: {known})."
+            )
+            return 1
         if policies is None:
             err("error: cannot explain a decision while the policies are broken.")
             return 1
@@ -116,7 +122,7 @@ def _print_policies(policies: PolicySet, config: GatewayConfig | None) -> None:
     if policies.open_mode:
         out(f"policies: open mode (no folder at {policies.path}): every caller sees everything")
         return
-    out(f"policies: {policies.path} ({len(policies.agents)} agents)")
+    out(f"policies: {policies.path} ({counted(len(policies.agents), 'agent')})")
     for agent, policy in sorted(policies.agents.items()):
         visible = policies.visible_servers(agent, names)
         label = "default (no identity)" if agent == "default" else agent
@@ -198,7 +204,7 @@ async def _tools(config: GatewayConfig, allowed: Allowed, *, as_json: bool) -> i
     rows: list[dict[str, Any]] = []
     failed = False
     names = [n for n, s in config.servers.items() if not s.disabled and allowed(n, None)]
-    err(f"Starting {len(names)} servers...")
+    err(f"Starting {counted(len(names), 'server')}...")
 
     async def one(name: str) -> None:
         nonlocal failed
@@ -209,11 +215,18 @@ async def _tools(config: GatewayConfig, allowed: Allowed, *, as_json: bool) -> i
             err(f"  {name}: failed: {exc}")
             rows.append({"server": name, "error": str(exc), "tools": []})
             return
-        err(f"  {name}: ready, {len(tools)} tools")
+        err(f"  {name}: ready, {counted(len(tools), 'tool')}")
         rows.append(
             {
                 "server": name,
-                "tools": [{"name": t.name, "description": t.description or ""} for t in tools],
+                "tools": [
+                    {
+                        "name": t.name,
+                        "description": t.description or "",
+                        "inputSchema": t.input_schema,
+                    }
+                    for t in tools
+                ],
             }
         )
 
@@ -268,99 +281,6 @@ async def _call(
         await manager.close()
     out(dumps(result.model_dump(by_alias=True, exclude_none=True, mode="json")))
     return 1 if result.is_error else 0
-
-
-# ----- init / token -----------------------------------------------------------------------
-
-STARTER_CONFIG = {
-    "mcpServers": {
-        "time": {
-            "command": "mcp-server-time",
-            "description": "Current time and timezone conversion.",
-        }
-    }
-}
-
-STARTER_POLICY = """\
-# Policy for callers with no identity (see README, Policies).
-description = "Default: every server, nothing destructive"
-
-[allow]
-servers = ["*"]
-
-[deny.tools]
-"*" = ["delete_*", "drop_*"]
-"""
-
-
-def cmd_init(args: argparse.Namespace) -> int:
-    config = Path(args.config)
-    policy = Path(args.policies) / "default.toml"
-    starter: dict[str, Any] = STARTER_CONFIG
-    ide_key = "mcpServers"
-    if args.from_path:
-        starter, ide_key = _import_ide_config(args.from_path)
-    for path, text in (
-        (config, json.dumps(starter, indent=2) + "\n"),
-        (policy, STARTER_POLICY),
-    ):
-        if path.exists():
-            err(f"{path} exists; left unchanged.")
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        out(f"wrote {path}")
-    if args.from_path:
-        entry: dict[str, Any] = {
-            "command": "agent-gateway",
-            "args": [
-                "serve",
-                "--config",
-                str(config.resolve()),
-                "--policies",
-                str(Path(args.policies).resolve()),
-            ],
-        }
-        if ide_key == "servers":
-            entry = {"type": "stdio", **entry}
-        out(f"\nReplace the servers in {args.from_path} with this one entry:")
-        out(json.dumps({ide_key: {"gateway": entry}}, indent=2))
-    return 0
-
-
-def _import_ide_config(path: str) -> tuple[dict[str, Any], str]:
-    """Read an IDE's mcp.json; return our config holding its servers, and its servers key."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise ConfigError("file not found.", path=path) from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", path=path
-        ) from exc
-    key = "servers" if isinstance(data, dict) and "servers" in data else "mcpServers"
-    servers = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(servers, dict) or not servers:
-        raise ConfigError(f"no servers found under {key!r}.", path=path)
-    kept = {
-        name: entry
-        for name, entry in servers.items()
-        if not (isinstance(entry, dict) and "agent-gateway" in str(entry.get("command", "")))
-    }
-    imported = {"mcpServers": kept}
-    remember_config(GatewayConfig.from_dict(imported, environ=os.environ, path=path))  # fail early
-    err(f"Imported {len(kept)} servers from {path}: {', '.join(kept)}")
-    return imported, key
-
-
-def cmd_token(args: argparse.Namespace) -> int:
-    token = secrets.token_urlsafe(32)
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    out(f"token: {token}", raw=True)
-    out(f"Paste into policies/{args.name}.toml at the top, above the first [table]:")
-    out(f'tokens_sha256 = ["{digest}"]', raw=True)
-    err("The token is shown once; the gateway stores only its SHA-256.")
-    return 0
 
 
 __all__ = [

@@ -1,6 +1,7 @@
 """``main(argv) -> int`` so every command is testable in-process.
 
-Exit codes: 0 ok, 1 user error, 2 usage, 3 denied (``check`` only). In
+Exit codes: 0 ok, 1 error (also an interrupted command), 2 usage, 3 denied
+(``check --server`` only); no other is used. In
 ``serve --transport stdio`` stdout is the MCP protocol channel: everything
 else goes to stderr.
 """
@@ -19,9 +20,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command == "check" and args.tool and not args.server:
+            parser.error("check: --tool needs --server (and --agent): the tool of which server?")
     except SystemExit as exc:
         return int(exc.code or 0)
-    from agent_gateway.cli import commands  # imports fastmcp, which installs its own log handlers
+    from agent_gateway.cli import commands
+
+    if args.command in ("serve", "tools", "call"):
+        # fastmcp installs its own (rich, non-propagating) log handlers when first
+        # imported; these commands import it anyway, so do it before ours replace them.
+        import fastmcp  # noqa: F401
 
     setup_logging(getattr(args, "log_level", "warning"), getattr(args, "log_format", "text"))
 
@@ -35,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        print("Interrupted.", file=sys.stderr)
+        return 1
 
 
 def main_exit() -> None:

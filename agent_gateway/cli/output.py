@@ -51,6 +51,16 @@ def err(text: str) -> None:
     print(redact(text), file=sys.stderr, flush=True)
 
 
+def plural(count: int, noun: str) -> str:
+    """``noun`` or its plural for ``count`` (regular English nouns only)."""
+    return noun if count == 1 else f"{noun}s"
+
+
+def counted(count: int, noun: str) -> str:
+    """ "1 tool", "2 tools", "0 servers"."""
+    return f"{count} {plural(count, noun)}"
+
+
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 

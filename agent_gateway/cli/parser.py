@@ -28,7 +28,8 @@ examples:
   agent-gateway pins                                # review tools held by pinning
   agent-gateway pins approve github create_issue
 
-exit codes: 0 ok, 1 error (config, policies, a server), 2 usage, 3 denied (check --server)
+exit codes: 0 ok, 1 error (config, policies, a server, a port in use), 2 usage,
+            3 denied (check --server only); no other is used
 """
 
 
@@ -37,12 +38,17 @@ def _add_files(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policies", metavar="DIR", help="the folder of per-agent policy files")
     p.add_argument(
         "--log-level",
-        default=os.environ.get("AGENT_GATEWAY_LOG_LEVEL", "info"),
+        default=os.environ.get("AGENT_GATEWAY_LOG_LEVEL", "info").lower(),
+        type=str.lower,
         choices=["debug", "info", "warning", "error"],
         help="stderr log level",
     )
     p.add_argument(
-        "--log-format", default="text", choices=["text", "json"], help="stderr log format"
+        "--log-format",
+        default="text",
+        type=str.lower,
+        choices=["text", "json"],
+        help="stderr log format (json: every line, the libraries' too)",
     )
 
 
@@ -78,7 +84,7 @@ def _add_serve(sub: Subparsers) -> None:
     )
     serve.add_argument("--transport", default="stdio", choices=["stdio", "http"])
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
-    serve.add_argument("--port", type=int, default=8765, help="HTTP port")
+    serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     serve.add_argument(
         "--allowed-host",
         action="append",

@@ -1,18 +1,19 @@
-"""The ``.mcp.json`` format: pydantic models, ``${VAR}`` substitution, loading.
+"""The ``.mcp.json`` format: pydantic models, variable substitution, loading.
 
-``GatewayConfig.from_dict`` is pure (the environment is passed in);
-``GatewayConfig.from_file`` reads the file and adds line/column to syntax
-errors. IDEs launch the gateway from any folder, so relative paths resolve
-against the config file's folder (``base_dir``): a ``command`` holding a path
-separator (``./server.sh``, ``bin/x``; a bare ``npx`` stays a PATH lookup),
-a relative ``cwd``, and a stdio server's default working directory.
+``GatewayConfig.from_dict`` is pure (the environment is passed in; variables
+are resolved by core/variables.py); ``GatewayConfig.from_file`` reads the
+file as JSONC (comments, trailing commas), adds line/column to syntax errors
+and loads each stdio server's ``envFile`` (core/envfile.py). IDEs launch the
+gateway from any folder, so relative paths resolve against the config file's
+folder (``base_dir``): a ``command`` holding a path separator (``./server.sh``,
+``bin/x``; a bare ``npx`` stays a PATH lookup), a relative ``cwd`` or
+``envFile``, and a stdio server's default working directory.
 Problems that concern one server only (an unset variable) do not fail the
 file: that server carries an ``error`` and the others run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -22,10 +23,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent_gateway.core.envfile import EnvFileError, read_env_file
 from agent_gateway.core.errors import ConfigError
+from agent_gateway.core.jsonc import JsoncError, loads_jsonc
+from agent_gateway.core.variables import Unresolved, Variables, substitute
 
 SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Keys IDEs write that mean nothing to the gateway: dropped by `init --from`
+# (with one note), a warning in a config.
+IDE_ONLY_KEYS = ("autoApprove", "alwaysAllow", "disabledTools", "watchPaths", "dev", "gallery")
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_STARTUP_TIMEOUT = 60.0
@@ -50,6 +56,8 @@ class StdioEntry(_Entry):
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
+    env_file: Annotated[str | None, Field(alias="envFile")] = None
+    inherit_env: Annotated[bool, Field(alias="inheritEnv")] = False
 
 
 class RemoteEntry(_Entry):
@@ -130,18 +138,16 @@ class GatewayConfig(BaseModel):
                 path=path,
             )
         for other in data:
-            if other == key:
-                continue
-            if other == "inputs":
-                warnings.append("'inputs' (VS Code prompts) is not supported and was ignored.")
-            else:
+            if other not in (key, "inputs"):
                 warnings.append(f"Unknown top-level key {other!r} was ignored.")
         raw_servers = data[key]
         if not isinstance(raw_servers, dict):
             raise ConfigError(f"{key}: expected an object of server entries.", path=path)
+        variables = Variables.of(env, base_dir)
+        inputs = input_descriptions(data.get("inputs"))
         servers: dict[str, ServerSpec] = {}
         for name, raw in raw_servers.items():
-            spec = _parse_server(key, name, raw, env, warnings, path)
+            spec = _parse_server(key, name, raw, (variables, inputs), warnings, path)
             servers[name] = spec if base_dir is None else _anchor(spec, base_dir)
         return cls(path=path, servers=servers, warnings=tuple(warnings))
 
@@ -163,11 +169,9 @@ class GatewayConfig(BaseModel):
             raise ConfigError('the file is empty. Start from {"mcpServers": {}}.', path=p)
         duplicates: list[str] = []
         try:
-            data = json.loads(text, object_pairs_hook=_pairs(duplicates))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.", path=p
-            ) from exc
+            data = loads_jsonc(text, duplicates)
+        except JsoncError as exc:
+            raise ConfigError(f"{exc}", path=p) from exc
         if duplicates:
             servers = (
                 data.get("mcpServers", data.get("servers")) if isinstance(data, dict) else None
@@ -181,19 +185,40 @@ class GatewayConfig(BaseModel):
                 server=named,
             )
         env = os.environ if environ is None else environ
-        return cls.from_dict(data, environ=env, path=p, base_dir=config_dir(p))
+        config = cls.from_dict(data, environ=env, path=p, base_dir=config_dir(p))
+        return config.model_copy(update={"servers": load_env_files(config.servers, env)})
 
 
-def _pairs(duplicates: list[str]) -> Any:
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                duplicates.append(key)
-            out[key] = value
-        return out
+def load_env_files(
+    servers: Mapping[str, ServerSpec], environ: Mapping[str, str]
+) -> dict[str, ServerSpec]:
+    """Each stdio server's ``envFile`` values under its ``env`` (``env`` wins).
 
-    return hook
+    A file that cannot be read marks that server failed; the others run.
+    """
+    loaded: dict[str, ServerSpec] = {}
+    for name, spec in servers.items():
+        entry = spec.entry
+        if not isinstance(entry, StdioEntry) or not entry.env_file or spec.error:
+            loaded[name] = spec
+            continue
+        try:
+            values = read_env_file(entry.env_file, name)
+        except EnvFileError as exc:
+            loaded[name] = spec.model_copy(update={"error": str(exc)})
+            continue
+        merged = entry.model_copy(update={"env": {**values, **entry.env}})
+        loaded[name] = spec.model_copy(update={"entry": merged})
+    return loaded
+
+
+def input_descriptions(raw: Any) -> dict[str, str]:
+    """VS Code's top-level ``inputs``: each prompt's id and description (for messages)."""
+    found: dict[str, str] = {}
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            found[item["id"]] = str(item.get("description") or "")
+    return found
 
 
 def config_dir(config_path: str) -> str:
@@ -210,7 +235,10 @@ def _anchor(spec: ServerSpec, base_dir: str) -> ServerSpec:
     if ("/" in command or os.sep in command) and not os.path.isabs(command):
         command = os.path.normpath(os.path.join(base_dir, command))
     cwd = os.path.normpath(os.path.join(base_dir, entry.cwd)) if entry.cwd else base_dir
-    anchored = entry.model_copy(update={"command": command, "cwd": cwd})
+    env_file = entry.env_file
+    if env_file:
+        env_file = os.path.normpath(os.path.join(base_dir, os.path.expanduser(env_file)))
+    anchored = entry.model_copy(update={"command": command, "cwd": cwd, "env_file": env_file})
     return spec.model_copy(update={"entry": anchored})
 
 
@@ -218,7 +246,7 @@ def _parse_server(
     key: str,
     name: str,
     raw: Any,
-    env: Mapping[str, str],
+    context: tuple[Variables, Mapping[str, str]],
     warnings: list[str],
     path: str | None,
 ) -> ServerSpec:
@@ -234,6 +262,8 @@ def _parse_server(
         raise ConfigError(
             f"{where}: expected an object, got {_json_type(raw)}.", path=path, server=name
         )
+    if "serverUrl" in raw and "url" not in raw:  # Windsurf's name for a remote server's URL
+        raw = {("url" if k == "serverUrl" else k): v for k, v in raw.items()}
     has_command, has_url = "command" in raw, "url" in raw
     if has_command and has_url:
         raise ConfigError(
@@ -249,7 +279,8 @@ def _parse_server(
     allowed = _STDIO_KEYS if has_command else _REMOTE_KEYS
     known = {k: v for k, v in raw.items() if k in allowed}
     for unknown in sorted(set(raw) - allowed):
-        warnings.append(f"{where}: unknown key {unknown!r} was ignored.")
+        what = "an IDE setting the gateway does not use" if unknown in IDE_ONLY_KEYS else "unknown"
+        warnings.append(f"{where}: key {unknown!r} is {what}; it was ignored.")
     if has_command and known.get("type") not in (None, "stdio"):
         raise ConfigError(
             f"{where}.type: {known['type']!r} does not go with 'command'; use \"stdio\".",
@@ -260,14 +291,9 @@ def _parse_server(
         entry = model.model_validate(known)
     except ValidationError as exc:
         raise ConfigError(_describe_validation(where, exc), path=path, server=name) from exc
-    substituted, missing = substitute_entry(entry, env)
-    error = None
-    if missing:
-        names = ", ".join(f"${{{m}}}" for m in missing)
-        error = (
-            f"environment variable {names} used by server {name!r} is not set. "
-            "Set it, or write ${VAR:-default} in the config."
-        )
+    variables, inputs = context
+    substituted, unresolved = substitute_entry(entry, variables)
+    error = unresolved.message(name, inputs) if unresolved else None
     return ServerSpec(name=name, entry=substituted, error=error)
 
 
@@ -291,31 +317,14 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def substitute(text: str, env: Mapping[str, str], missing: list[str]) -> str:
-    """Replace ``${VAR}`` and ``${VAR:-default}``; unset names are appended to ``missing``."""
-
-    def repl(m: re.Match[str]) -> str:
-        var, default = m.group(1), m.group(2)
-        value = env.get(var)
-        if value is not None and (value != "" or default is None):
-            return value
-        if default is not None:
-            return default
-        if var not in missing:
-            missing.append(var)
-        return ""
-
-    return _VAR_RE.sub(repl, text)
-
-
 def substitute_entry(
-    entry: StdioEntry | RemoteEntry, env: Mapping[str, str]
-) -> tuple[StdioEntry | RemoteEntry, list[str]]:
-    """Substitute variables in command, args, env, cwd, url and headers."""
-    missing: list[str] = []
+    entry: StdioEntry | RemoteEntry, variables: Variables
+) -> tuple[StdioEntry | RemoteEntry, Unresolved]:
+    """Substitute variables in command, args, env, cwd, envFile, url and headers."""
+    unresolved = Unresolved()
 
     def sub(s: str) -> str:
-        return substitute(s, env, missing)
+        return variables.substitute(s, unresolved)
 
     if isinstance(entry, StdioEntry):
         new: StdioEntry | RemoteEntry = entry.model_copy(
@@ -324,6 +333,7 @@ def substitute_entry(
                 "args": [sub(a) for a in entry.args],
                 "env": {k: sub(v) for k, v in entry.env.items()},
                 "cwd": sub(entry.cwd) if entry.cwd is not None else None,
+                "env_file": sub(entry.env_file) if entry.env_file is not None else None,
             }
         )
     else:
@@ -333,8 +343,21 @@ def substitute_entry(
                 "headers": {k: sub(v) for k, v in entry.headers.items()},
             }
         )
-    return new, missing
+    return new, unresolved
 
 
 def default_config_path(explicit: str | None, environ: Mapping[str, str]) -> str:
     return explicit or environ.get("AGENT_GATEWAY_CONFIG") or ".mcp.json"
+
+
+__all__ = [
+    "GatewayConfig",
+    "RemoteEntry",
+    "ServerEntry",
+    "ServerSpec",
+    "StdioEntry",
+    "config_dir",
+    "default_config_path",
+    "substitute",
+    "substitute_entry",
+]

@@ -27,12 +27,13 @@ from agent_gateway.core.errors import (
     BackendError,
     BackendStartError,
 )
+from agent_gateway.core.hints import certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
-from agent_gateway.downstream.procgroup import kill_group
+from agent_gateway.downstream.procgroup import describe_exit, kill_group
 from agent_gateway.downstream.session import (
     LogFn,
     ProgressFn,
@@ -213,14 +214,15 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
                 if code is not None:
                     err = BackendStartError(
                         self.name,
-                        f"could not start: it exited with code {code} before answering.",
+                        f"could not start: it {describe_exit(code)} before answering.",
                         stderr_tail=self._current_stderr(),
                     )
                 elif not isinstance(err, BackendStartError):
                     err = BackendStartError(
                         self.name, f"could not start: {err.reason}", stderr_tail=err.stderr_tail
                     )
-            self._record_failure(err.reason)
+            err = _with_certificate_hint(err)
+            self._record_failure(err.reason, logged=str(err))  # with its stderr tail
             raise err from exc
         self._client = client
         self._tools = None
@@ -245,6 +247,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
                 dict(entry.env),
                 entry.cwd,
                 on_exit=self._on_process_exit,
+                inherit_env=entry.inherit_env,
             )
             self._stdio.session_class = session_class
             return self._stdio
@@ -370,3 +373,11 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
         t = self._stdio
         if t is not None and t.pid is not None and t.returncode is None:
             kill_group(t.pid)
+
+
+def _with_certificate_hint(err: BackendError) -> BackendError:
+    """A start error whose text shows a certificate failure also says what to pass."""
+    hint = certificate_hint(f"{err.reason}\n{err.stderr_tail}")
+    if hint is None or hint in err.reason:
+        return err
+    return BackendStartError(err.server, f"{err.reason} {hint}", stderr_tail=err.stderr_tail)

@@ -19,6 +19,18 @@ STDIN_CLOSE_GRACE = 2.0
 TERM_GRACE = 2.0
 
 
+def describe_exit(code: int | None) -> str:
+    """How a process ended, for messages: "exited with code 1", "was killed by SIGKILL"."""
+    if code is None:
+        return "exited"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
 async def stop_process(
     process: anyio.abc.Process, *, stdin_grace: float = STDIN_CLOSE_GRACE
 ) -> None:

@@ -1,5 +1,8 @@
 """A stdio client transport we own: pid, stderr tail, junk lines, process-group shutdown.
 
+The child's environment is built by childenv.py (a safe set, or everything
+with ``inheritEnv``, then the configured values).
+
 fastmcp's ``StdioTransport`` hides the process. Supervision needs it, so this
 transport spawns the server itself (in its own session, so ``killpg`` reaches
 ``npx``-spawned grandchildren), keeps the last stderr lines in a ring buffer,
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from subprocess import PIPE
@@ -23,9 +27,9 @@ import mcp_types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from fastmcp.client.transports.base import ClientTransport, TransportOptions
 from mcp import ClientSession
-from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
+from agent_gateway.downstream.childenv import child_environment
 from agent_gateway.downstream.procgroup import (
     STDIN_CLOSE_GRACE,
     TERM_GRACE,
@@ -58,6 +62,8 @@ class StdioProcessTransport(ClientTransport):
         env: dict[str, str],
         cwd: str | None,
         on_exit: Callable[[int | None], None] | None = None,
+        *,
+        inherit_env: bool = False,
     ) -> None:
         self.server = server
         self.command = command
@@ -65,6 +71,7 @@ class StdioProcessTransport(ClientTransport):
         self.env = env
         self.cwd = cwd
         self.on_exit = on_exit
+        self.inherit_env = inherit_env
         self.session_class: type[ClientSession] = RelaySession  # the Backend may wrap it
         self.pid: int | None = None
         self.returncode: int | None = None
@@ -82,7 +89,7 @@ class StdioProcessTransport(ClientTransport):
             stdin=PIPE,
             stdout=PIPE,
             stderr=PIPE,
-            env=get_default_environment() | self.env,
+            env=child_environment(os.environ, inherit=self.inherit_env, configured=self.env),
             cwd=self.cwd,
             start_new_session=True,
         )

@@ -24,6 +24,7 @@ from agent_gateway.core.errors import (
     BackendTimeoutError,
     BackendUnavailableError,
 )
+from agent_gateway.downstream.procgroup import describe_exit
 from agent_gateway.downstream.session import (
     STABLE_AFTER,
     _background,
@@ -102,7 +103,8 @@ class Supervised:
                 stderr_tail=self._current_stderr(),
             )
 
-    def _record_failure(self, reason: str) -> None:
+    def _record_failure(self, reason: str, logged: str | None = None) -> None:
+        """Count a failure, schedule the backoff and log it once (``logged``: the full text)."""
         now = time.monotonic()
         if self._connected_at is not None and now - self._connected_at > STABLE_AFTER:
             self._failures = 0
@@ -110,12 +112,15 @@ class Supervised:
         self._retry_at = now + backoff_delay(self._failures)
         self.last_error = reason
         self._failed = True
-        logger.warning("Server %r: %s", self.name, reason)
+        if logged is not None:
+            logger.warning("%s", logged)
+        else:
+            logger.warning("Server %r: %s", self.name, reason)
 
     def _on_process_exit(self, code: int | None) -> None:
         if self._closing or self._client is None:
             return
-        self._crashed(f"exited with code {code}.")
+        self._crashed(f"{describe_exit(code)}.")
 
     def _crashed(self, reason: str) -> None:
         client, self._client = self._client, None
@@ -153,7 +158,7 @@ class Supervised:
         if dead:
             if self._client is client:
                 code = await self._exit_code()
-                reason = f"exited with code {code}." if code is not None else err.reason
+                reason = f"{describe_exit(code)}." if code is not None else err.reason
                 if self._client is client:
                     self._crashed(reason)
             return BackendCrashedError(

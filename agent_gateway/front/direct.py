@@ -42,7 +42,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 
 from agent_gateway.core import errors
-from agent_gateway.core.errors import GatewayError
+from agent_gateway.core.errors import BackendError, GatewayError
 from agent_gateway.core.identity import Caller
 from agent_gateway.core.names import could_name, direct_name, direct_names, is_direct_name
 from agent_gateway.core.policy import PolicySet
@@ -242,7 +242,10 @@ async def start_all(gateway: Gateway, stop: asyncio.Event) -> None:
         try:
             await backend.list_tools()
         except GatewayError as exc:
-            logger.warning("%s", exc)
+            if isinstance(exc, BackendError) and exc.reason == backend.last_error:
+                logger.debug("%s", exc)  # the backend logged this attempt's failure already
+            else:
+                logger.warning("%s", exc)
             return
         except Exception:  # a background loop: one server's surprise must not end it
             logger.exception("Starting server %r failed unexpectedly.", backend.name)
