@@ -378,3 +378,27 @@ async def test_a_hidden_prompt_takes_the_same_path_as_a_missing_one(tmp_path: Pa
         assert answers == ["Unknown prompt: 'NAME'"] * 2
         assert effects[0] == effects[1], effects
         assert effects[0]["docs"] == []
+
+
+@pytest.mark.anyio
+async def test_resource_links_in_a_direct_result_point_at_the_gateway_and_read_back(
+    tmp_path: Path,
+) -> None:
+    servers = {"everything": everything_server()}
+    async with start_gateway(tmp_path, servers, args=["--expose", "direct"]) as gw:
+
+        async def listed() -> bool:
+            return "everything__get-resource-links" in {
+                t.name for t in await gw.client.list_tools()
+            }
+
+        await await_until(listed, READY_TIMEOUT, "server-everything's tools")
+        result = await gw.client.call_tool_mcp("everything__get-resource-links", {"count": 2})
+        assert not result.is_error, result
+        links = [c for c in result.content if isinstance(c, mcp_types.ResourceLink)]
+        assert len(links) == 2
+        for link in links:
+            assert split_direct_uri(str(link.uri)) is not None, link.uri
+            assert str(link.uri).startswith("agw://everything/")
+            read = await gw.client.read_resource_mcp(str(link.uri))
+            assert read.contents and str(read.contents[0].uri) == str(link.uri)

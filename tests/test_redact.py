@@ -75,7 +75,7 @@ def test_secret_shapes_are_redacted_and_ordinary_text_is_left_alone(
         ("abcd", True),
         ("12345678", True),
         ("s3cr3t-value", True),
-        ("/home/me/.config/token.json", True),
+        ("/home/me/.config/token.json", False),  # a path locates a secret; it is not one
     ],
 )
 def test_short_values_common_words_and_short_numbers_are_not_redacted_everywhere(

@@ -56,15 +56,27 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?(?:-----END \1-----|\Z)"),
         f"-----BEGIN \\1-----{REDACTED}-----END \\1-----",
     ),
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), rf"\1\2{REDACTED}"),
+    # A credential, not a placeholder in a hint ("Bearer TOKEN", "Bearer <token>").
+    (
+        re.compile(r"(?i)\b(bearer|basic)(\s+)(?-i:(?![A-Z_]+\b))[A-Za-z0-9._~+/=-]{6,}"),
+        rf"\1\2{REDACTED}",
+    ),
     (re.compile(r"(?<=://)[^/\s@]+@"), f"{REDACTED}@"),
     (
         re.compile(rf"(?i)([?&;][^=&\s?#]*{KEYLIKE}[^=&\s?#]*=)[^&\s#'\"]+"),
         rf"\1{REDACTED}",
     ),
-    (re.compile(rf"\b({_ENV_NAME})(['\"]?\s*[=:]\s*['\"]?)[^\s'\",;&]+"), rf"\1\2{REDACTED}"),
+    (  # a placeholder (${input:key}) is not a value
+        re.compile(rf"\b({_ENV_NAME})(['\"]?\s*[=:]\s*['\"]?)(?!\$\{{)[^\s'\",;&]+"),
+        rf"\1\2{REDACTED}",
+    ),
     (re.compile("|".join(_API_KEYS)), REDACTED),
 )
+
+
+# A location, not a secret: an absolute path (a project folder in env would
+# otherwise blank out every path under it), or a placeholder left unresolved.
+_NOT_SECRET = re.compile(r"(?:/|~/|[A-Za-z]:[\\/])[^\s]*|\$\{[^}]*\}")
 
 
 def is_secret_value(value: str) -> bool:
@@ -74,6 +86,7 @@ def is_secret_value(value: str) -> bool:
         len(text) >= MIN_SECRET
         and text.lower() not in COMMON_WORDS
         and SHORT_NUMBER.fullmatch(text) is None
+        and _NOT_SECRET.fullmatch(text) is None
     )
 
 

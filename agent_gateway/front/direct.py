@@ -47,7 +47,7 @@ from agent_gateway.core.identity import Caller
 from agent_gateway.core.names import could_name, direct_name, direct_names, is_direct_name
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.backend import Backend, State
-from agent_gateway.front.direct_items import to_front_tool
+from agent_gateway.front.direct_items import to_front_tool, with_direct_links
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.redaction import error_text
 
@@ -187,13 +187,14 @@ class DirectTools(Middleware):
             return await call_next(context)  # answers as fastmcp does for a missing tool
         server, tool = target
         try:
-            return await self.gateway.call_tool(
+            result = await self.gateway.call_tool(
                 server,
                 tool,
                 dict(context.message.arguments or {}),
                 None,
                 context.fastmcp_context,
             )
+            return with_direct_links(result, server)
         except GatewayError as exc:
             if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown tool: {name!r}") from exc

@@ -147,3 +147,27 @@ def _result_meta(meta: dict[str, Any] | None) -> dict[str, Any] | None:
     if not meta or _CONNECTION_META.isdisjoint(meta):
         return meta
     return {k: v for k, v in meta.items() if k not in _CONNECTION_META} or None
+
+
+def with_direct_links(result: ToolResult, server: str) -> ToolResult:
+    """``result`` with each resource link and embedded resource pointing at the gateway.
+
+    A downstream's ``resource_link`` (and an embedded resource's ``uri``) names
+    a URI only that server can read; in direct mode the caller reads it
+    through the gateway as ``agw://{server}/{uri}``, which routes back to it.
+    """
+    content = list(result.content)
+    changed = False
+    for i, block in enumerate(content):
+        if isinstance(block, mcp_types.ResourceLink):
+            content[i] = block.model_copy(update={"uri": direct_uri(server, str(block.uri))})
+            changed = True
+        elif isinstance(block, mcp_types.EmbeddedResource):
+            inner = block.resource.model_copy(
+                update={"uri": direct_uri(server, str(block.resource.uri))}
+            )
+            content[i] = block.model_copy(update={"resource": inner})
+            changed = True
+    if not changed:
+        return result
+    return result.model_copy(update={"content": content})

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
@@ -36,16 +35,18 @@ from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, hits
 from agent_gateway.downstream.backchannel import CALL_PEER
-from agent_gateway.downstream.backend import Backend, LogFn, ProgressFn
+from agent_gateway.downstream.backend import Backend
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.backchannel import CallerPeer
-from agent_gateway.front.redaction import redact, redact_error_result, redact_tree
+from agent_gateway.front.metaitems import ITEM_METHODS, item_result
+from agent_gateway.front.redaction import redact_error_result, redact_tree
+from agent_gateway.front.relays import relays, request_of
 from agent_gateway.front.reloads import Reload
 from agent_gateway.front.searching import Searcher
 
 if TYPE_CHECKING:
-    from fastmcp.client.logging import LogMessage
+    pass
 
 logger = logging.getLogger("agent_gateway.front.gateway")
 
@@ -231,7 +232,7 @@ class Gateway:
         agent_id: str | None,
         ctx: Context | None,
     ) -> ToolResult:
-        session, request_id = _request_of(ctx)
+        session, request_id = request_of(ctx)
         result = await self.call_tool_raw(
             self.caller(agent_id), server, tool, arguments, session, request_id, wire=False
         )
@@ -255,13 +256,13 @@ class Gateway:
         :meth:`Backend.call_tool_wire`); else always the model.
         """
         if self.audit is None:
-            backend, found = await self.tool(caller, server, tool)
+            backend, found = await self._target(caller, server, tool)
             return await self._call_checked(backend, found, arguments, session, request_id, wire)
         started = time.perf_counter()
         allowed = False
         is_error: bool | None = None
         try:
-            backend, found = await self.tool(caller, server, tool)
+            backend, found = await self._target(caller, server, tool)
             allowed, is_error = True, True
             result = await self._call_checked(backend, found, arguments, session, request_id, wire)
             is_error = bool(result.get("isError") if isinstance(result, dict) else result.is_error)
@@ -278,10 +279,18 @@ class Gateway:
                 arguments=arguments,
             )
 
+    async def _target(
+        self, caller: Caller, server: str, tool: str
+    ) -> tuple[Backend, mcp_types.Tool | str]:
+        """The tool to call, or one of metaitems' protocol methods (server visibility only)."""
+        if tool in ITEM_METHODS:
+            return self.backend(caller, server), tool
+        return await self.tool(caller, server, tool)
+
     async def _call_checked(
         self,
         backend: Backend,
-        found: mcp_types.Tool,
+        found: mcp_types.Tool | str,
         arguments: dict[str, Any] | str | None,
         session: Any,
         request_id: Any,
@@ -289,6 +298,8 @@ class Gateway:
     ) -> dict[str, Any] | mcp_types.CallToolResult:
         """Read and check the arguments, call; a downstream's argument error gets the schema."""
         args = parse_arguments(arguments)
+        if isinstance(found, str):
+            return await item_result(backend, found, args or {})
         check_arguments(backend.name, found.name, found.input_schema, args)
         result = await self._call_backend(backend, found.name, args, session, request_id, wire)
         return with_argument_help(result, backend.name, found.name, found.input_schema)
@@ -302,7 +313,7 @@ class Gateway:
         request_id: Any,
         wire: bool,
     ) -> dict[str, Any] | mcp_types.CallToolResult:
-        progress, on_log = _relays(session, request_id) if session is not None else (None, None)
+        progress, on_log = relays(session, request_id) if session is not None else (None, None)
         call = backend.call_tool_wire if wire else backend.call_tool
         peer = CALL_PEER.set(CallerPeer(session, request_id) if session is not None else None)
         try:
@@ -362,38 +373,3 @@ def _raw_headers() -> list[tuple[bytes, bytes]]:
         return list(get_http_request().headers.raw)
     except RuntimeError:
         return []
-
-
-def _request_of(ctx: Context | None) -> tuple[Any, Any]:
-    """The request-scoped SDK session and request id behind a fastmcp ``Context``."""
-    if ctx is None:
-        return None, None
-    try:
-        return ctx.session, ctx.request_id
-    except RuntimeError:
-        return None, None
-
-
-def _relays(session: Any, request_id: Any) -> tuple[ProgressFn | None, LogFn | None]:
-    """Progress and log relays bound to THIS request.
-
-    The downstream's notifications arrive on its session's reader task, whose
-    context is not this request's: use the request-scoped session and id
-    captured now instead of resolving them from context variables later.
-    """
-
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        await session.report_progress(value, total, None if message is None else redact(message))
-
-    async def on_log(message: LogMessage) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the logging capability is deprecated in 2026-07-28
-            send = session.send_log_message(
-                level=message.level,
-                data=redact_tree(message.data),  # a server's log line may echo its secrets
-                logger=message.logger,
-                related_request_id=request_id,
-            )
-        await send
-
-    return progress, on_log

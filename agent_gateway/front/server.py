@@ -126,7 +126,10 @@ def _add_meta_tools(mcp: FastMCP[Any], gateway: Gateway) -> None:
         except GatewayError as exc:
             raise _tool_error(exc) from exc
 
-    @mcp.tool(description="Call a tool on a server; the result is the tool's own result.")
+    @mcp.tool(
+        description="Call a tool on a server; the result is the tool's own result. Also "
+        "resources/list, resources/read {uri}, prompts/list, prompts/get {name, arguments}."
+    )
     async def call_tool(
         server: str,
         tool: str,

@@ -1,0 +1,82 @@
+"""Meta mode's way to a server's resources and prompts: four protocol methods as tool names.
+
+``call_tool(server, "resources/list")``, ``"resources/read"`` (``{"uri"}``),
+``"prompts/list"`` and ``"prompts/get"`` (``{"name", "arguments"}``) answer with
+the server's own items (as the MCP types dump them) in ``structuredContent``
+and as JSON text. MCP tool names cannot hold ``/``, so these names never
+shadow a real tool, and the meta-tools' ``tools/list`` stays within its
+3,000-character budget (no new meta-tool; ``call_tool``'s description names
+them).
+
+Policy: like direct mode's resources and prompts, these follow server
+visibility: the gateway resolves the server for the caller first, so a server
+the caller may not see answers exactly like a missing one and is never asked.
+A resource or prompt the server does not have answers ``Unknown resource`` /
+``Unknown prompt``, naming only what was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import mcp_types
+
+from agent_gateway.core.errors import InvalidArgumentsError, NotFoundError
+from agent_gateway.downstream.backend import Backend
+
+ITEM_METHODS = frozenset({"resources/list", "resources/read", "prompts/list", "prompts/get"})
+
+
+def _dump(item: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = item.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
+
+
+def _text(arguments: dict[str, Any], key: str, server: str, method: str) -> str:
+    value = arguments.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentsError(
+            f'{method} on server {server!r} needs {key!r}: a string, e.g. {{"{key}": "..."}}.'
+        )
+    return value
+
+
+async def _answer(backend: Backend, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    server = backend.name
+    if method == "resources/list":
+        resources, templates = await asyncio.gather(
+            backend.list_resources(), backend.list_resource_templates()
+        )
+        return {
+            "resources": [_dump(r) for r in resources],
+            "resourceTemplates": [_dump(t) for t in templates],
+        }
+    if method == "resources/read":
+        uri = _text(arguments, "uri", server, method)
+        read = await backend.read_resource(uri)
+        if read is None:
+            raise NotFoundError(f"Unknown resource {uri!r} on server {server!r}")
+        return {"contents": [_dump(c) for c in read.contents]}
+    prompts = await backend.list_prompts()
+    if method == "prompts/list":
+        return {"prompts": [_dump(p) for p in prompts]}
+    name = _text(arguments, "name", server, method)
+    if name not in {p.name for p in prompts}:
+        raise NotFoundError(f"Unknown prompt {name!r} on server {server!r}")
+    given = arguments.get("arguments") or {}
+    if not isinstance(given, dict):
+        raise InvalidArgumentsError(f"prompts/get on server {server!r}: arguments is an object.")
+    return _dump(await backend.get_prompt(name, {str(k): str(v) for k, v in given.items()}))
+
+
+async def item_result(
+    backend: Backend, method: str, arguments: dict[str, Any]
+) -> mcp_types.CallToolResult:
+    """The answer to one of :data:`ITEM_METHODS` on ``backend``, as a tool result."""
+    answer = await _answer(backend, method, arguments)
+    text = json.dumps(answer, ensure_ascii=False)
+    return mcp_types.CallToolResult(
+        content=[mcp_types.TextContent(type="text", text=text)], structured_content=answer
+    )
