@@ -52,7 +52,13 @@ def build_server(name: str) -> FastMCP:
     @mcp.tool
     async def sleep(seconds: float) -> str:
         """Sleep, then say how long."""
-        await asyncio.sleep(seconds)
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:  # the client cancelled the request: leave a mark
+            if marker := os.environ.get("ECHO_CANCEL_MARKER"):
+                with open(marker, "a") as f:
+                    f.write("cancelled\n")
+            raise
         return f"slept {seconds} seconds"
 
     @mcp.tool
