@@ -391,6 +391,8 @@ async def test_everything_server_through_the_gateway_then_cleanup_on_eof(tmp_pat
             gw, "get_tool", server="ev", tool="trigger-long-running-operation"
         )
         assert {"duration", "steps"} <= set(long_tool["inputSchema"]["properties"])
+        research = await meta_data(gw, "get_tool", server="ev", tool="simulate-research-query")
+        assert research["execution"] == {"taskSupport": "required"}  # runs only as a task
 
         image = await gw.downstream("ev", "get-tiny-image")
         assert not image.is_error, text(image)
