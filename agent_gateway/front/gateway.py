@@ -222,7 +222,8 @@ class Gateway:
                 if t.annotations
                 else None
             ),
-            **(  # how the tool runs, e.g. only as a task (taskSupport: required)
+            # how the tool runs, e.g. only as a task (taskSupport: required)
+            **(
                 {"execution": t.execution.model_dump(by_alias=True, exclude_none=True)}
                 if t.execution
                 else {}
