@@ -40,6 +40,17 @@ SEARCH = "AGENT_GATEWAY_SEARCH"  # the gateway's default ranker
 
 
 @pytest.fixture(autouse=True)
+def fresh_redactor() -> Iterator[None]:
+    """Each test starts with no known secret values: the process's redactor only ever
+    accumulates them, and one test's config must not blank out another's names."""
+    from agent_gateway.logs import REDACTOR
+
+    REDACTOR.reset()
+    yield
+    REDACTOR.reset()
+
+
+@pytest.fixture(autouse=True)
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's gateways keep their tool catalog in a fresh tmp folder of its own (not
     its tmp_path, which gateways may watch), never in the user's cache."""

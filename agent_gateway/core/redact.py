@@ -151,6 +151,10 @@ class Redactor:
     def values(self) -> frozenset[str]:
         return self._values
 
+    def reset(self) -> None:
+        """Forget every known value (a fresh process's state; tests start from it)."""
+        self._values, self._known = frozenset(), None
+
     def add(self, values: Iterable[str]) -> None:
         """Remember more secret values (too short or common ones are skipped)."""
         forms = set(self._values)
