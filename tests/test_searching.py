@@ -47,7 +47,7 @@ def test_serve_search_semantic_without_the_extra_says_how_to_install_it(
 async def test_a_searcher_whose_model_is_not_loaded_ranks_by_words(tmp_path: Path) -> None:
     searcher = Searcher(SemanticIndex(tmp_path))
     tools = [Candidate("t", "get_sum", "Add numbers."), Candidate("t", "now", "The time.")]
-    assert searcher.ranker == "semantic (loading)"
+    assert searcher.ranker == "semantic (not loaded yet)"
     assert await searcher.rank("add numbers", tools) == tools[:1]
 
 
@@ -70,29 +70,28 @@ async def test_a_gateway_with_the_semantic_ranker_finds_a_tool_no_query_word_nam
         assert "Semantic ranker ready" in gw.stderr()
 
 
-async def test_the_model_loads_only_after_the_start_delay(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_model_loads_at_the_first_search_not_at_start(tmp_path: Path) -> None:
     import asyncio
     import contextlib
-    import time
 
-    from agent_gateway.front import searching
     from agent_gateway.semantic import load_embedder
 
-    monkeypatch.setattr(searching, "LOAD_AFTER", 0.3)
-    loaded_at: list[float] = []
+    loads: list[str] = []
 
     def loader() -> object:
-        loaded_at.append(time.monotonic())
+        loads.append("loaded")
         return load_embedder()
 
     searcher = Searcher(SemanticIndex(tmp_path, loader=loader))  # type: ignore[arg-type]
     stop = asyncio.Event()
-    started = time.monotonic()
     job = asyncio.create_task(searcher.run(stop))
+    for _ in range(20):  # let the job run as far as it would on its own
+        await asyncio.sleep(0)
+    assert loads == []  # started, serving, and no model in memory
+    tools = [Candidate("t", "now", "The current time.")]
+    await searcher.rank("what time is it", tools)
     await await_until(lambda: searcher.ranker == "semantic", timeout=20, what="the model")
+    assert loads == ["loaded"]
     job.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await job
-    assert loaded_at[0] - started >= 0.3

@@ -3,10 +3,11 @@
 ``--search lexical`` always ranks with :func:`agent_gateway.core.search.rank`.
 ``--search semantic`` (and ``auto`` when the extra is installed) ranks with
 :class:`agent_gateway.semantic.SemanticIndex` once it can: the model loads in a
-worker thread after the gateway is ready (never on the path to the first
-answer), and tools are embedded in the background the first time a search
-meets them, their vectors kept on disk. Until a search's tools all have
-vectors, that search is ranked by words, so no search ever waits for the model.
+worker thread at the first search (so it is never on the path to the first
+answer, and a gateway nobody searches never pays its memory), that search
+waiting at most half a second for it; tools are embedded in the background
+the first time a search meets them, their vectors kept on disk. Until a
+search's tools all have vectors, that search is ranked by words.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("agent_gateway.front.searching")
 
 SearchMode = Literal["auto", "lexical", "semantic"]
-LOAD_AFTER = 1.0  # seconds after start: the client's handshake is over by then
-FIRST_SEARCH_WAIT = 0.5  # a search that arrives while the model loads waits this long for it
+FIRST_SEARCH_WAIT = 0.5  # seconds a search waits for the model to load (about 0.2 s here)
 
 
 def semantic_wanted(mode: SearchMode) -> bool:
@@ -51,7 +51,6 @@ class Searcher:
         self._queue: set[str] = set()
         self._wake = asyncio.Event()
         self._loaded = asyncio.Event()
-        self._loading = False
 
     @classmethod
     def for_mode(cls, mode: SearchMode, folder: Path | None) -> Searcher:
@@ -63,37 +62,34 @@ class Searcher:
 
     @property
     def ranker(self) -> str:
-        """What ranks right now: ``lexical``, or ``semantic`` (``loading``, ``failed``)."""
+        """What ranks right now: ``lexical``, or ``semantic`` (``not loaded yet``, ``failed``)."""
         if self.index is None:
             return "lexical"
         if self.index.failed:
             return "semantic (failed: searching by words)"
-        return "semantic" if self.index.ready else "semantic (loading)"
+        return "semantic" if self.index.ready else "semantic (not loaded yet)"
 
     async def rank(self, query: str, items: Sequence[Candidate]) -> list[Candidate]:
         index = self.index
         if index is not None and not index.failed:
-            if self._loading and not self._loaded.is_set():  # loading: worth a short wait
+            if not self._loaded.is_set():
+                self._wake.set()  # the first search: the background job loads the model
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._loaded.wait(), FIRST_SEARCH_WAIT)
             found = await asyncio.to_thread(index.rank, query, items)
             if found is not None:
                 return found
-            self._queue.update(index.missing(items) if index.ready else ())
-            self._wake.set()
+            if index.ready:
+                self._queue.update(index.missing(items))
+                self._wake.set()
         return rank(query, items)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Background job: load the model after start, then embed what searches met."""
+        """Background job: load the model at the first search, then embed what searches met."""
         index = self.index
         if index is None:
             return
-        try:
-            await asyncio.wait_for(stop.wait(), LOAD_AFTER)
-            return
-        except TimeoutError:
-            pass
-        self._loading = True
+        await self._wake.wait()  # a gateway nobody searches never loads the model
         await asyncio.to_thread(index.load)
         self._loaded.set()
         while not stop.is_set() and not index.failed:
