@@ -90,23 +90,28 @@ def text(result: mcp_types.CallToolResult) -> str:
     return "\n".join(c.text for c in result.content if isinstance(c, mcp_types.TextContent))
 
 
-async def seen(gw: Gateway) -> tuple[set[str], set[str]]:
-    """Direct mode's prompt names and template URIs of server web (meta mode agrees)."""
-    prompts = {p.name for p in await gw.client.list_prompts() if p.name.startswith("web__")}
-    templates = {
-        t.uriTemplate
-        for t in await gw.client.list_resource_templates()
-        if t.uriTemplate.startswith("agw://web/")
-    }
-    listed = await meta(gw, "prompts/list")
-    resources = await meta(gw, "resources/list")
-    assert not listed.is_error and not resources.is_error, (text(listed), text(resources))
+async def seen(gw: Gateway) -> tuple[set[str], set[str]] | None:
+    """Server web's prompt names and template URIs, if direct and meta mode agree on them."""
+    prompts = {p.name for p in await gw.client.list_prompts()}
+    templates = {str(t.uriTemplate) for t in await gw.client.list_resource_templates()}
+    listed, resources = await meta(gw, "prompts/list"), await meta(gw, "resources/list")
+    if listed.is_error or resources.is_error:
+        return None  # starting or restarting
     assert listed.structured_content is not None and resources.structured_content is not None
     names = {p["name"] for p in listed.structured_content["prompts"]}
     uris = {t["uriTemplate"] for t in resources.structured_content["resourceTemplates"]}
-    assert {f"web__{n}" for n in names} == prompts
-    assert {f"agw://web/{u}" for u in uris} == templates
-    return names, uris
+    direct = (
+        {p.removeprefix("web__") for p in prompts if p.startswith("web__")},
+        {t.removeprefix("agw://web/") for t in templates if t.startswith("agw://web/")},
+    )
+    return direct if direct == (names, uris) else None
+
+
+def seen_as(gw: Gateway, expected: tuple[set[str], set[str]]) -> Any:
+    async def check() -> bool:
+        return await seen(gw) == expected
+
+    return check
 
 
 async def direct_error(gw: Gateway, *, prompt: str | None = None, uri: str | None = None) -> str:
@@ -124,11 +129,8 @@ async def test_a_poisoned_prompt_and_template_are_held_in_both_modes_until_appro
     async with start_gateway(
         tmp_path, {"web": server(tmp_path, "web", 1)}, args=["--expose", "both"]
     ) as gw:
-
-        async def first_sight() -> bool:
-            return await seen(gw) == ({"summarize"}, {"notes://{id}"})
-
-        await await_until(first_sight, timeout=30, what="the prompt and template to be listed")
+        everything = ({"summarize"}, {"notes://{id}"})
+        await await_until(seen_as(gw, everything), timeout=30, what="the prompt and template")
         entry = read_pins(pins_path(str(gw.config))).servers["web"]
         assert set(entry.approved("prompt") or {}) == {"summarize"}
         assert set(entry.approved("template") or {}) == {"notes://{id}"}
@@ -170,20 +172,13 @@ async def test_a_poisoned_prompt_and_template_are_held_in_both_modes_until_appro
         pid = (await gw.pids())["web"]
         assert pins(capsys, gw.config, "approve", "web", "prompt:summarize")[0] == 0
 
-        async def prompt_back() -> bool:
-            return (await seen(gw))[0] == {"summarize"}
-
-        await await_until(prompt_back, what="the approved prompt to be listed again")
+        await await_until(seen_as(gw, ({"summarize"}, set())), what="the prompt to be back")
         rendered = await gw.client.get_prompt_mcp("web__summarize", {"text": "x"})
         assert "summarize rendered with" in str(rendered.messages[0].content)
-        assert (await seen(gw))[1] == set()
 
         assert pins(capsys, gw.config, "approve", "web", "template:notes://{id}")[0] == 0
 
-        async def template_back() -> bool:
-            return (await seen(gw))[1] == {"notes://{id}"}
-
-        await await_until(template_back, what="the approved template to be listed again")
+        await await_until(seen_as(gw, everything), what="the template to be listed again")
         read = await meta(gw, "resources/read", uri="notes://7")
         assert not read.is_error and "read notes://7" in text(read)
         assert (await gw.pids())["web"] == pid  # applied without a restart
@@ -197,14 +192,14 @@ async def test_strict_holds_prompts_and_templates_until_approved_and_off_never_d
         "web": server(tmp_path, "web", 1, pin="strict"),
         "open": server(tmp_path, "open", 1, pin="off"),
     }
-    async with start_gateway(tmp_path, servers, args=["--expose", "direct"]) as gw:
+    async with start_gateway(tmp_path, servers, args=["--expose", "both"]) as gw:
 
-        async def open_listed() -> bool:
-            return "open__summarize" in {p.name for p in await gw.client.list_prompts()}
+        async def web_held() -> bool:  # web answers in both modes, and holds everything
+            error = await direct_error(gw, prompt="web__summarize")
+            return "is new and not approved yet" in error and await seen(gw) == (set(), set())
 
-        await await_until(open_listed, timeout=30, what="the unpinned server's prompts")
-        assert await seen(gw) == (set(), set())
-        assert "is new and not approved yet" in await direct_error(gw, prompt="web__summarize")
+        await await_until(web_held, timeout=30, what="server web to hold its prompt")
+        assert "open__summarize" in {p.name for p in await gw.client.list_prompts()}
         assert TEMPLATE_APPROVE in await direct_error(gw, uri="agw://web/notes://7")
         assert "open" not in read_pins(pins_path(str(gw.config))).servers
 
@@ -212,10 +207,8 @@ async def test_strict_holds_prompts_and_templates_until_approved_and_off_never_d
         assert code == 1 and "nothing is held for prompt 'nope' of server 'web'" in shown
         assert pins(capsys, gw.config, "approve", "web")[0] == 0  # every held item, all kinds
 
-        async def approved() -> bool:
-            return await seen(gw) == ({"summarize"}, {"notes://{id}"})
-
-        await await_until(approved, what="everything held to be approved")
+        everything = ({"summarize"}, {"notes://{id}"})
+        await await_until(seen_as(gw, everything), what="everything held to be approved")
         read = await gw.client.read_resource_mcp("agw://web/notes://7")
         assert isinstance(read.contents[0], mcp_types.TextResourceContents)
         assert read.contents[0].text == "read notes://7"
