@@ -93,7 +93,7 @@ def text(result: mcp_types.CallToolResult) -> str:
 async def seen(gw: Gateway) -> tuple[set[str], set[str]] | None:
     """Server web's prompt names and template URIs, if direct and meta mode agree on them."""
     prompts = {p.name for p in await gw.client.list_prompts()}
-    templates = {str(t.uriTemplate) for t in await gw.client.list_resource_templates()}
+    templates = {str(t.uri_template) for t in await gw.client.list_resource_templates()}
     listed, resources = await meta(gw, "prompts/list"), await meta(gw, "resources/list")
     if listed.is_error or resources.is_error:
         return None  # starting or restarting
