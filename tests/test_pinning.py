@@ -125,6 +125,34 @@ def test_an_unreadable_pins_file_holds_every_pinned_tool_and_a_reload_keeps_good
     assert set(keeper.view(spec, wire(SEARCH), live=True).tools) == {"search"}
 
 
+def test_prompts_and_templates_are_recorded_beside_the_tools_and_held_in_pending_json(
+    tmp_path: Path,
+) -> None:
+    spec = spec_of(tmp_path)
+    keeper = PinKeeper(str(tmp_path / ".mcp.json"))
+    prompt = mcp_types.Prompt(name="summarize", description="Summarize a text.")
+    template = mcp_types.ResourceTemplate(uri_template="notes://{id}", name="note")
+    # before the server's tools are recorded: approved, nothing written
+    assert keeper.items(spec, "prompt", [prompt]) == ([prompt], {})
+    assert not keeper.path.exists()
+    keeper.view(spec, wire(SEARCH), live=True)
+    assert keeper.items(spec, "prompt", [prompt]) == ([prompt], {})
+    assert keeper.items(spec, "template", [template]) == ([template], {})
+    entry = read_pins(keeper.path).servers["web"]
+    assert set(entry.tools) == {"search"} and set(entry.prompts or {}) == {"summarize"}
+    assert set(entry.templates or {}) == {"notes://{id}"}
+
+    poisoned = prompt.model_copy(update={"description": POISONED["description"]})
+    approved, held = keeper.items(spec, "prompt", [poisoned])
+    assert approved == [] and held["summarize"].status == "changed"
+    assert "pins approve web prompt:summarize" in keeper.message(held["summarize"])
+    pending = read_pending(keeper.pending_path)
+    assert pending.servers == {} and set(pending.prompts["web"]) == {"summarize"}
+    assert any("gains URLs" in f for f in pending.prompts["web"]["summarize"].flags)
+    keeper.items(spec, "prompt", [prompt])
+    assert read_pending(keeper.pending_path).prompts == {}
+
+
 # ----- end to end -------------------------------------------------------------------------------
 
 

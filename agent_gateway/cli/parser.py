@@ -25,7 +25,7 @@ examples:
   agent-gateway tools                               # start every server, list tools
   agent-gateway call time get_current_time --args '{"timezone": "UTC"}'
   agent-gateway check --agent reviewer --server github --tool delete_repo
-  agent-gateway pins                                # review tools held by pinning
+  agent-gateway pins                                # review what pinning holds
   agent-gateway pins approve github create_issue
 
 exit codes: 0 ok, 1 error (config, policies, a server, a port in use), 2 usage,
@@ -191,9 +191,11 @@ def _add_pins(sub: Subparsers) -> None:
     """``pins``, ``pins approve`` and ``pins reject`` (cli/pins.py)."""
     pins = sub.add_parser(
         "pins",
-        help="review, approve or reject tool definitions held by pinning",
-        description="Show the tools the gateway holds (new or changed since approved), "
-        "with a diff; approve or reject them. Files: .agent-gateway/pins.json "
+        help="review, approve or reject tool, prompt and template definitions held by pinning",
+        description="Show the tools, prompts and resource templates the gateway holds "
+        "(new or changed since approved), with a diff; approve or reject them. Name a tool "
+        "by its name, a prompt as prompt:NAME, a resource template as "
+        "template:URI_TEMPLATE. Files: .agent-gateway/pins.json "
         "(approved, commit it) and pending.json next to the config.",
     )
     pins.add_argument("--config", metavar="PATH", help="the .mcp.json with the servers")
@@ -205,4 +207,9 @@ def _add_pins(sub: Subparsers) -> None:
         action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         action.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
         action.add_argument("server")
-        action.add_argument("tools", nargs="*", metavar="TOOL", help="default: every held tool")
+        action.add_argument(
+            "tools",
+            nargs="*",
+            metavar="ITEM",
+            help="TOOL, prompt:NAME or template:URI_TEMPLATE; default: everything held",
+        )

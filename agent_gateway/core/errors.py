@@ -9,7 +9,8 @@
     │   └── DuplicateHeaderError   more than one Authorization header (HTTP 400)
     ├── QueryTooLongError      a search query over the length the gateway searches
     ├── InvalidArgumentsError  call_tool arguments not an object, or failing the tool's schema
-    ├── QuarantinedToolError   a tool new or changed since a person approved it (pinning)
+    ├── QuarantinedToolError   a tool, prompt or resource template new or changed since a
+    │                          person approved it (pinning)
     ├── NotFoundError          a server or tool the caller cannot see; the text depends
     │   ├── UnknownServerError   only on the name given, so a denied thing looks
     │   └── UnknownToolError     exactly like a missing one
@@ -123,7 +124,11 @@ class InvalidArgumentsError(GatewayError):
 
 
 class QuarantinedToolError(GatewayError):
-    """A tool held by pinning (new, changed or rejected); the text names the approve command."""
+    """A tool, prompt or template held by pinning (new, changed or rejected).
+
+    The text names the approve command; ``tool`` is the item's label
+    (``NAME``, ``prompt:NAME`` or ``template:URI_TEMPLATE``).
+    """
 
     def __init__(self, server: str, tool: str, message: str) -> None:
         self.server = server

@@ -13,7 +13,10 @@ short sentence; ``old`` is None for a new tool. Only what the new definition
 - annotations that become less safe (readOnlyHint true->false,
   destructiveHint false->true, idempotentHint true->false, openWorldHint
   false->true, with MCP's defaults for absent hints);
-- new required parameters.
+- new required parameters (of a tool's input schema, or a prompt's arguments).
+
+Prompts and resource templates are flagged the same way (their texts are
+their title, description and arguments' descriptions).
 
 ``render_diff`` is a unified diff of the description and of the rest of the
 definition as indented JSON.
@@ -107,9 +110,15 @@ def _annotations(definition: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def _required(definition: Mapping[str, Any] | None) -> set[str]:
+    """A tool's required parameters, or a prompt's required arguments."""
     schema = (definition or {}).get("inputSchema")
     required = schema.get("required") if isinstance(schema, Mapping) else None
-    return {str(r) for r in required} if isinstance(required, list) else set()
+    found = {str(r) for r in required} if isinstance(required, list) else set()
+    arguments = (definition or {}).get("arguments")
+    for argument in arguments if isinstance(arguments, list) else ():
+        if isinstance(argument, Mapping) and argument.get("required") is True:
+            found.add(str(argument.get("name")))
+    return found
 
 
 def flag_changes(

@@ -3,6 +3,14 @@
 Not cached: direct mode lists them from the started servers on each request.
 A server that does not offer resources or prompts (no capability, or
 "method not found") has none; that is not an error.
+
+Pinning (downstream/pinning.py) screens prompts and resource templates like
+tools: ``list_prompts`` and ``list_resource_templates`` give the approved ones,
+``prompts_view``/``templates_view`` the held ones too. ``get_prompt`` of a held
+prompt, and ``read_resource`` of a URI that only a held template matches
+(not a listed resource, nor an approved template), raise QuarantinedToolError
+naming the approve command; both list afresh first, so a change is seen even
+by a caller that never listed. Plain resources are data and are not pinned.
 """
 
 from __future__ import annotations
@@ -16,6 +24,9 @@ from agent_gateway.compat import await_monitored
 from agent_gateway.core.errors import BackendError
 
 if TYPE_CHECKING:
+    from agent_gateway.core.errors import QuarantinedToolError
+    from agent_gateway.core.pins import Held, Kind
+    from agent_gateway.downstream.pinning import HeldMap, T
     from agent_gateway.downstream.stdio import StdioProcessTransport
 
 
@@ -27,6 +38,12 @@ class ResourcesAndPrompts:
 
     def _request(self) -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # provided by PinnedTools
+
+        def hold_error(self, held: Held) -> QuarantinedToolError: ...
+        def pins_active(self) -> bool: ...
+        def _screen_items(self, kind: Kind, items: list[T]) -> tuple[list[T], HeldMap]: ...
 
     async def _list_optional(self, capability: str, method: str) -> list[Any]:
         """``client.<method>()``, or [] when the server does not offer ``capability``."""
@@ -49,8 +66,31 @@ class ResourcesAndPrompts:
         return await self._list_optional("resources", "list_resources")
 
     async def list_resource_templates(self) -> list[mcp_types.ResourceTemplate]:
-        """The server's resource templates, as it lists them (every page)."""
-        return await self._list_optional("resources", "list_resource_templates")
+        """The server's approved resource templates, in its order (every page)."""
+        return (await self.templates_view())[0]
+
+    async def templates_view(self) -> tuple[list[mcp_types.ResourceTemplate], HeldMap]:
+        """The approved templates, and the held ones by URI template."""
+        items = await self._list_optional("resources", "list_resource_templates")
+        return self._screen_items("template", items)
+
+    async def _check_template_read(self, uri: str) -> None:
+        """Raise if ``uri`` is read only through a held template (not a listed resource)."""
+        from mcp.shared.uri_template import UriTemplate
+
+        def matches(template: str) -> bool:
+            try:
+                return UriTemplate.parse(template).match(uri) is not None
+            except ValueError:  # not a template the SDK can parse: it cannot route here
+                return False
+
+        approved, held = await self.templates_view()
+        through = [h for h in held.values() if matches(h.tool)]
+        if not through or any(matches(t.uri_template) for t in approved):
+            return
+        if uri in {str(r.uri) for r in await self.list_resources()}:
+            return
+        raise self.hold_error(through[0])
 
     async def read_resource(self, uri: str) -> mcp_types.ReadResourceResult | None:
         """Read ``uri``, sent exactly as given; None if the server has no such resource.
@@ -62,6 +102,8 @@ class ResourcesAndPrompts:
         """
         from mcp import MCPError
 
+        if self.pins_active():
+            await self._check_template_read(uri)
         async with self._request() as client:
             caps = client.server_capabilities
             if caps is not None and caps.resources is None:
@@ -81,13 +123,25 @@ class ResourcesAndPrompts:
             return result
 
     async def list_prompts(self) -> list[mcp_types.Prompt]:
-        """The server's prompts, as it lists them (every page)."""
-        return await self._list_optional("prompts", "list_prompts")
+        """The server's approved prompts, in its order (every page)."""
+        return (await self.prompts_view())[0]
+
+    async def prompts_view(self) -> tuple[list[mcp_types.Prompt], HeldMap]:
+        """The approved prompts, and the held ones by name."""
+        items = await self._list_optional("prompts", "list_prompts")
+        return self._screen_items("prompt", items)
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str] | None
     ) -> mcp_types.GetPromptResult:
-        """Render the server's prompt ``name`` with ``arguments``; its result as it came."""
+        """Render the server's prompt ``name`` with ``arguments``; its result as it came.
+
+        QuarantinedToolError if pinning holds the prompt.
+        """
+        if self.pins_active():
+            held = (await self.prompts_view())[1].get(name)
+            if held is not None:
+                raise self.hold_error(held)
         async with self._request() as client:
             result = await client.get_prompt_mcp(name, arguments)
             if not isinstance(result, mcp_types.GetPromptResult):

@@ -13,6 +13,10 @@ does. A pins file that cannot be read at launch holds every tool of every
 pinned server (fail closed) until it is fixed; on reload, an unreadable file
 keeps the pins that were running.
 
+Prompts and resource templates are judged the same way (``items``), but only
+as a server lists them live: they are not cached, so nothing is remembered
+between lists except what pins.json and pending.json say.
+
 ``PinnedTools`` is the Backend's side: its approved tools and its held ones.
 """
 
@@ -22,7 +26,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import mcp_types
 
@@ -30,12 +34,14 @@ from agent_gateway.core.config import ServerSpec
 from agent_gateway.core.errors import QuarantinedToolError
 from agent_gateway.core.pins import (
     Held,
+    Kind,
     PendingFile,
     PendingTool,
     PinsFile,
     Screening,
     ServerPins,
     held_message,
+    key_of,
     screen,
     unreadable,
 )
@@ -50,6 +56,8 @@ from agent_gateway.downstream.pinfiles import (
 logger = logging.getLogger("agent_gateway.downstream.pinning")
 
 Source = Mapping[str, mcp_types.Tool] | Sequence[mcp_types.Tool]
+HeldMap = dict[str, Held]
+T = TypeVar("T", mcp_types.Prompt, mcp_types.ResourceTemplate)
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,7 @@ class PinKeeper:
             self.error = str(exc)
             logger.error("Every pinned tool is quarantined until this is fixed: %s", exc)
         self._cache: dict[tuple[str, bool], _Cached] = {}
-        self._pending: dict[str, dict[str, tuple[str, str]]] = {}  # as last written
+        self._pending: dict[tuple[str, Kind], dict[str, tuple[str, str]]] = {}  # as written
         self._warned: set[tuple[str, str, str]] = set()
 
     # ----- the file changed --------------------------------------------------------------
@@ -116,37 +124,61 @@ class PinKeeper:
             return cached.view
         tools = list(source.values()) if isinstance(source, Mapping) else list(source)
         wire = [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
-        screening = self._screen(spec.name, mode, wire)
-        if live and mode != "off" and self.error is None:
-            if screening.record is not None:
-                pins = self._record_first_sight(spec.name, screening.record)
-                if pins is not screening.record:  # someone else recorded it first
-                    screening = self._screen(spec.name, mode, wire)
-            self._note_held(spec.name, screening.held)
+        screening = self._judge(spec.name, mode, "tool", wire, live=live)
         view = View(
             {t.name: t for t in tools if t.name in screening.approved}, dict(screening.held)
         )
         self._cache[key] = _Cached(source, self.version, mode, view)
         return view
 
-    def _screen(self, server: str, mode: Any, wire: list[dict[str, Any]]) -> Screening:
+    def items(self, spec: ServerSpec, kind: Kind, items: Sequence[T]) -> tuple[list[T], HeldMap]:
+        """A live list of prompts or templates as callers see them: approved ones, held ones."""
+        wire = [i.model_dump(by_alias=True, exclude_none=True, mode="json") for i in items]
+        screening = self._judge(spec.name, spec.entry.pin, kind, wire, live=True)
+        approved = [
+            i for i, w in zip(items, wire, strict=True) if key_of(w, kind) in screening.approved
+        ]
+        return approved, dict(screening.held)
+
+    def _judge(
+        self, server: str, mode: Any, kind: Kind, wire: list[dict[str, Any]], *, live: bool
+    ) -> Screening:
+        """Screen a list; a live one also records a first sight and notes what is held."""
+        screening = self._screen(server, mode, wire, kind)
+        if live and mode != "off" and self.error is None:
+            if screening.record is not None:
+                mine = screening.record.approved(kind)
+                pins = self._record_first_sight(server, kind, screening.record)
+                if pins is None or pins.approved(kind) != mine:  # someone else recorded first
+                    screening = self._screen(server, mode, wire, kind)
+            self._note_held(server, kind, screening.held)
+        return screening
+
+    def _screen(self, server: str, mode: Any, wire: list[dict[str, Any]], kind: Kind) -> Screening:
         if self.error is not None and mode != "off":
-            return unreadable(server, wire)
+            return unreadable(server, wire, kind)
         known = set(self.servers) | set(self.file.servers)
         for pins in self.file.servers.values():
             known.update(pins.tools)
-        return screen(server, mode, self.file.servers.get(server), wire, known)
+        return screen(server, mode, self.file.servers.get(server), wire, known, kind)
 
     def message(self, held: Held) -> str:
         return held_message(held, str(self.path))
 
-    def _record_first_sight(self, server: str, record: ServerPins) -> ServerPins:
-        """Save ``server``'s first list as approved, unless the file has it by now."""
+    def _record_first_sight(self, server: str, kind: Kind, record: ServerPins) -> ServerPins | None:
+        """Save ``server``'s first list of ``kind`` as approved, unless the file has one by now."""
 
         def add(current: PinsFile) -> PinsFile:
-            if server in current.servers:
+            entry = current.servers.get(server)
+            if kind == "tool":
+                if entry is not None:
+                    return current
+                entry = record
+            elif entry is None or entry.approved(kind) is not None:
                 return current
-            return current.model_copy(update={"servers": {**current.servers, server: record}})
+            else:
+                entry = entry.with_kind(kind, record.approved(kind) or {}, entry.rejected_of(kind))
+            return current.model_copy(update={"servers": {**current.servers, server: entry}})
 
         try:
             self.file = update_pins(self.path, add)
@@ -154,24 +186,26 @@ class PinKeeper:
             logger.warning("Could not record the pins of %r in %s: %s", server, self.path, exc)
             self.file = add(self.file)  # approved for this run at least
         else:
-            logger.info("Pinned the %d tools of %r (first sight).", len(record.tools), server)
+            count = len(record.approved(kind) or {})
+            logger.info("Pinned the %d %ss of %r (first sight).", count, kind, server)
         self.version += 1
-        return self.file.servers[server]
+        return self.file.servers.get(server)
 
-    def _note_held(self, server: str, held: Mapping[str, Held]) -> None:
+    def _note_held(self, server: str, kind: Kind, held: Mapping[str, Held]) -> None:
         """Write what ``server`` holds to pending.json (when it changed); warn once each."""
         now: dict[str, tuple[str, str]] = {n: (h.sha256, h.status) for n, h in held.items()}
         for h in held.values():
-            if (server, h.tool, h.sha256) not in self._warned and h.status != "rejected":
-                self._warned.add((server, h.tool, h.sha256))
+            if (server, h.label, h.sha256) not in self._warned and h.status != "rejected":
+                self._warned.add((server, h.label, h.sha256))
                 flags = "; ".join(h.flags) or "none"
                 logger.warning("%s Flags: %s.", self.message(h), flags)
-        if self._pending.get(server) == now:
+        if self._pending.get((server, kind)) == now:
             return
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
         def put(current: PendingFile) -> PendingFile:
-            before = current.servers.get(server, {})
+            by_server = current.of_kind(kind)
+            before = by_server.get(server, {})
             entries = {
                 name: PendingTool(
                     sha256=h.sha256,
@@ -184,17 +218,17 @@ class PinKeeper:
                 )
                 for name, h in held.items()
             }
-            servers = {k: v for k, v in current.servers.items() if k != server}
+            servers = {k: v for k, v in by_server.items() if k != server}
             if entries:
                 servers[server] = entries
-            return current.model_copy(update={"servers": servers})
+            return current.with_kind(kind, servers)
 
         try:
             update_pending(self.pending_path, put)
         except OSError as exc:
             logger.warning("Could not write %s: %s", self.pending_path, exc)
             return
-        self._pending[server] = now
+        self._pending[(server, kind)] = now
 
 
 class PinnedTools:
@@ -219,9 +253,23 @@ class PinnedTools:
         view = self._view(source, live=live)
         held = view.held.get(name)
         if held is not None:
-            assert self._pins is not None
-            raise QuarantinedToolError(held.server, held.tool, self._pins.message(held))
+            raise self.hold_error(held)
         return view.tools.get(name)
+
+    def hold_error(self, held: Held) -> QuarantinedToolError:
+        """The error a use of the held item answers (names the approve command)."""
+        assert self._pins is not None
+        return QuarantinedToolError(held.server, held.label, self._pins.message(held))
+
+    def pins_active(self) -> bool:
+        """Whether this server's prompts and templates are screened at all."""
+        return self._pins is not None and self.spec.entry.pin != "off"
+
+    def _screen_items(self, kind: Kind, items: list[T]) -> tuple[list[T], HeldMap]:
+        """A live list of prompts or templates: the approved ones, and the held ones by key."""
+        if self._pins is None:
+            return items, {}
+        return self._pins.items(self.spec, kind, items)
 
     def quarantined(self) -> dict[str, Held]:
         """The tools held now (of the live list, else of the catalog's)."""
@@ -233,4 +281,4 @@ class PinnedTools:
         return {} if saved is None else self._view(saved, live=False).held
 
 
-__all__ = ["PinKeeper", "PinnedTools", "View"]
+__all__ = ["HeldMap", "PinKeeper", "PinnedTools", "View"]

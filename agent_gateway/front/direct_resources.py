@@ -29,6 +29,12 @@ caller's visible servers that are running, in parallel, each bounded by
 resources or prompts has none. Each server's prompts are remembered as last
 listed, for gets; a get of a name not among the caller's lists them afresh
 first (a missing and a hidden name alike).
+
+Pinning: templates and prompts that pinning holds (new or changed since a
+person approved them) are not listed; getting a held prompt by the name it
+would have (``{server}__{name}``) answers with the quarantine error, which
+names the approve command, and so does reading a URI only a held template
+matches (the Backend checks; downstream/features.py).
 """
 
 from __future__ import annotations
@@ -48,8 +54,9 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from agent_gateway.core import errors
 from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.identity import Caller
-from agent_gateway.core.names import direct_names, is_direct_name, split_direct_uri
+from agent_gateway.core.names import direct_name, direct_names, is_direct_name, split_direct_uri
 from agent_gateway.downstream.backend import Backend, State
+from agent_gateway.downstream.pinning import HeldMap
 from agent_gateway.front.direct_items import (
     DirectPrompt,
     DirectResource,
@@ -68,12 +75,17 @@ T = TypeVar("T")
 PromptIndex = dict[str, tuple[str, mcp_types.Prompt]]  # direct name -> (server, prompt)
 
 
+async def _prompts_view(backend: Backend) -> list[tuple[list[mcp_types.Prompt], HeldMap]]:
+    return [await backend.prompts_view()]  # one item: _collect maps a server to a list
+
+
 class DirectResources(Middleware):
     """Adds the caller's downstream resources, templates and prompts to the lists; routes use."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._prompts: dict[str, list[mcp_types.Prompt]] = {}  # server -> as last listed
+        self._held: dict[str, HeldMap] = {}  # server -> prompts pinning held, as last listed
 
     def _caller(self) -> Caller | None:
         try:
@@ -171,13 +183,23 @@ class DirectResources(Middleware):
 
     async def _list_prompts(self, caller: Caller) -> PromptIndex:
         """List the caller's prompts afresh (and remember them per server for gets)."""
-        found = await self._collect(caller, "prompts", Backend.list_prompts)
+        found = await self._collect(caller, "prompts", _prompts_view)
         for server in self.gateway.visible(caller):
             if server in found:
-                self._prompts[server] = found[server]
+                self._prompts[server], self._held[server] = found[server][0]
             else:
                 self._prompts.pop(server, None)  # not running, or failed: not listed
+                self._held.pop(server, None)
         return self._prompts_of(caller)
+
+    def _held_prompt(self, caller: Caller, name: str) -> GatewayError | None:
+        """The quarantine error if ``name`` is a held prompt of one of the caller's servers."""
+        for server in self.gateway.visible(caller):
+            backend = self.gateway.manager.backends.get(server)
+            for held in self._held.get(server, {}).values():
+                if backend is not None and direct_name(server, held.tool) == name:
+                    return backend.hold_error(held)
+        return None
 
     async def on_list_prompts(
         self,
@@ -201,6 +223,9 @@ class DirectResources(Middleware):
         target = None if caller is None else self._prompts_of(caller).get(name)
         if target is None and caller is not None:  # not listed yet, or changed since
             target = (await self._list_prompts(caller)).get(name)
+        held = None if caller is None or target is not None else self._held_prompt(caller, name)
+        if held is not None:
+            raise PromptError(error_text(held), log_level=logging.DEBUG) from held
         if caller is None or target is None:
             return await call_next(context)  # answers as fastmcp does for a missing prompt
         server, prompt = target

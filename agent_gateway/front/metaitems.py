@@ -13,6 +13,11 @@ visibility: the gateway resolves the server for the caller first, so a server
 the caller may not see answers exactly like a missing one and is never asked.
 A resource or prompt the server does not have answers ``Unknown resource`` /
 ``Unknown prompt``, naming only what was given.
+
+Pinning applies as in direct mode: prompts and resource templates that are
+new or changed since a person approved them are not listed, and getting such
+a prompt, or reading a URI only such a template matches, answers with the
+quarantine error naming the approve command (downstream/features.py).
 """
 
 from __future__ import annotations
@@ -59,10 +64,12 @@ async def _answer(backend: Backend, method: str, arguments: dict[str, Any]) -> d
         if read is None:
             raise NotFoundError(f"Unknown resource {uri!r} on server {server!r}")
         return {"contents": [_dump(c) for c in read.contents]}
-    prompts = await backend.list_prompts()
+    prompts, held = await backend.prompts_view()
     if method == "prompts/list":
         return {"prompts": [_dump(p) for p in prompts]}
     name = _text(arguments, "name", server, method)
+    if name in held:
+        raise backend.hold_error(held[name])
     if name not in {p.name for p in prompts}:
         raise NotFoundError(f"Unknown prompt {name!r} on server {server!r}")
     given = arguments.get("arguments") or {}
