@@ -62,7 +62,7 @@ SLOW_ROUTE_ONLY := meta_tools_end_to_end or everything_server or alice or declar
 	or both_eras_list_and_call or bearer_token_binds
 
 pytest:
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=15
 	AGENT_GATEWAY_FAST_ROUTE=0 $(BIN)/pytest -q -n $(PYTEST_WORKERS) $(SLOW_ROUTE_TESTS) -k "$(SLOW_ROUTE_ONLY)"
 
 test: install-test lint typecheck pytest
