@@ -453,4 +453,6 @@ async def test_startup_timeout_fails_the_call_and_kills_the_process(tmp_path: Pa
         st = await server_status(gw, "slow")
         assert st["state"] == "error" and st["pid"] is None, st
     assert_all_gone(m)
-    known_bug([] if elapsed < 2.0 else [f"the error took {elapsed:.1f}s for a 1 s startupTimeout"])
+    # The bug this guards: waiting out the 2 s stdin-close grace (3 s and more).
+    # 2.9 s leaves room for a loaded machine (2.3 s seen with 3 test workers on 2 cores).
+    known_bug([] if elapsed < 2.9 else [f"the error took {elapsed:.1f}s for a 1 s startupTimeout"])
