@@ -34,30 +34,28 @@ def pending_path(config_path: str) -> Path:
     return Path(config_dir(config_path)) / FOLDER / PENDING
 
 
-def _read_text(path: Path) -> str:
+def _read(path: Path, parse: Callable[[str], M]) -> M:
+    """``parse`` of the file's text ("" when there is no file); ValueError naming the file."""
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return ""
+        text = ""
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the file: {exc}") from exc
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def read_pins(path: Path) -> PinsFile:
     """The pins on disk (none when there is no file); ValueError naming the file."""
-    text = _read_text(path)
-    try:
-        return parse_pins(text)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+    return _read(path, parse_pins)
 
 
 def read_pending(path: Path) -> PendingFile:
-    text = _read_text(path)
-    try:
-        return parse_pending(text)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+    """The held definitions on disk (none when there is no file)."""
+    return _read(path, parse_pending)
 
 
 def write_atomic(path: Path, text: str) -> None:
