@@ -39,6 +39,12 @@ Accesses (name: what it buys / public fallback / canary):
   ``tools/call`` result as its wire dict, not parsed into models and dumped
   again (latency). Fallback: ``ClientSession.call_tool``.
   Canary: test_canary_sdk_client_session_keeps_dispatcher_and_stamp.
+- ``raw``, ``ClientSession._dispatcher`` and ``._stamp`` (as ``wire``): any request
+  sent and answered as its wire dict. A task-augmented ``tools/call`` answers a
+  ``CreateTaskResult``, which the typed send rejects at protocol 2025-11-25 (it
+  checks the answer against ``CallToolResult``). Fallback: none; task-augmented
+  calls through the gateway fail with an error saying so.
+  Canary: test_canary_sdk_client_session_sends_a_raw_request.
 - ``monitoring``, ``Client._await_with_session_monitoring``: a remote server's
   HTTP failure ends a ``resources/read`` at once instead of at the timeout.
   Fallback: the read is awaited plainly (bounded by the server's timeout).
@@ -66,6 +72,7 @@ PRIVATE = (
     "state_store",
     "connection",
     "wire",
+    "raw",
     "monitoring",
 )
 SWITCH = "AGENT_GATEWAY_COMPAT_OFF"
@@ -168,6 +175,34 @@ def wire_sender(session: object) -> WireSend | None:
         if progress is not None:
             opts["on_progress"] = progress
         return await send_raw("tools/call", data["params"], opts)
+
+    return send
+
+
+RawSend = Callable[[str, dict[str, Any], float], Awaitable[Any]]
+
+
+def raw_sender(session: object) -> RawSend | None:
+    """A sender of any request, ``(method, params, timeout) -> the answer as its wire dict``.
+
+    Stamped like ``ClientSession.send_request`` (protocol version, client
+    info), never checked against the method's result model. None when the
+    session's internals are not the ones this was written for.
+    """
+    if "raw" in _OFF:
+        return None
+    dispatcher = getattr(session, DISPATCHER_ATTR, None)
+    stamp = getattr(session, STAMP_ATTR, None)
+    send_raw = getattr(dispatcher, "send_raw_request", None)
+    if not callable(stamp) or not callable(send_raw):
+        return None
+
+    async def send(method: str, params: dict[str, Any], timeout: float) -> Any:
+        data: dict[str, Any] = {"method": method, "params": params}
+        opts: dict[str, Any] = {}
+        stamp(data, opts)
+        opts["timeout"] = timeout
+        return await send_raw(method, data["params"], opts)
 
     return send
 

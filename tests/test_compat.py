@@ -104,6 +104,15 @@ async def test_canary_sdk_client_session_keeps_dispatcher_and_stamp() -> None:
     assert raw["content"] == [{"type": "text", "text": "hi"}]
 
 
+async def test_canary_sdk_client_session_sends_a_raw_request() -> None:
+    async with Client(small_server()) as client:
+        send = compat.raw_sender(client.session)
+        assert send is not None, MOVED + "ClientSession._dispatcher or ._stamp is gone."
+        raw = await send("tools/call", {"name": "echo", "arguments": {"text": "hi"}}, 10.0)
+    assert isinstance(raw, dict), MOVED + "send_raw_request no longer answers a dict."
+    assert raw["content"] == [{"type": "text", "text": "hi"}]
+
+
 async def test_canary_fastmcp_client_keeps_session_monitoring() -> None:
     assert callable(getattr(Client, compat.MONITORING_ATTR, None)), (
         MOVED + "Client._await_with_session_monitoring is gone."
@@ -142,6 +151,7 @@ async def test_with_every_private_access_off_each_compat_call_answers_its_fallba
     assert compat.install_state_store(mcp, object()) is False
     async with Client(small_server()) as client:
         assert compat.wire_sender(client.session) is None
+        assert compat.raw_sender(client.session) is None
         assert compat.connection_of(client.session) is None
         # The plain await: the read still works.
         result = await compat.await_monitored(client, client.session.read_resource("t://greeting"))

@@ -134,3 +134,36 @@ class QuarantinedToolError(GatewayError):
         self.server = server
         self.tool = tool
         super().__init__(message)
+
+
+class TaskRequiredError(GatewayError):
+    """A tool that runs only as a task (``execution.taskSupport: required``) called without one."""
+
+    def __init__(self, server: str, tool: str) -> None:
+        self.server = server
+        self.tool = tool
+        super().__init__(
+            f"Tool {tool!r} on server {server!r} runs only as a task. Call it with a task: "
+            "send the tools/call request with params.task (protocol 2025-11-25), then poll "
+            "tasks/get with the taskId it answers and read the result with tasks/result."
+        )
+
+
+class UnknownTaskError(NotFoundError):
+    """A task id that names no task this caller may see."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"Unknown task {task_id!r}. Call tasks/list to see your tasks.")
+
+
+class TaskNotSupportedError(GatewayError):
+    """A task request the gateway cannot carry (protocol era, or a tool that takes no task)."""
+
+
+class DownstreamTaskError(BackendError):
+    """A downstream server answered a task request with a JSON-RPC error (``code``)."""
+
+    def __init__(self, server: str, code: int, message: str) -> None:
+        self.code = code
+        super().__init__(server, f"answered with an error: {message}")

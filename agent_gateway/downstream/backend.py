@@ -45,6 +45,7 @@ from agent_gateway.downstream.session import (
     warm_imports,
 )
 from agent_gateway.downstream.supervision import BackendReplacedError, Supervised
+from agent_gateway.downstream.tasks import DownstreamTasks
 from agent_gateway.downstream.translate import translate_backend_error
 from agent_gateway.logs import remember_secrets
 
@@ -62,7 +63,7 @@ logger = logging.getLogger("agent_gateway.downstream.backend")
 __all__ = ["Backend", "LogFn", "ProgressFn", "State", "backoff_delay", "warm_imports"]
 
 
-class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
+class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, DownstreamTasks):
     """The live connection to one configured server."""
 
     def __init__(

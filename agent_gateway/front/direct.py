@@ -149,6 +149,10 @@ class DirectTools(Middleware):
             return self._held(caller, name)
         return (found[0], found[1].name)
 
+    async def route(self, caller: Caller, name: str) -> tuple[str, str] | None:
+        """The (server, tool) a direct name stands for, for this caller (front/tasks.py)."""
+        return await self._route(caller, name)
+
     def _held(self, caller: Caller, name: str) -> tuple[str, str] | None:
         """The (server, tool) of a quarantined tool the caller may call, named ``name``."""
         policies = self.gateway.policies

@@ -35,6 +35,7 @@ def to_front_tool(name: str, tool: mcp_types.Tool) -> Tool:
         parameters=tool.input_schema,
         output_schema=tool.output_schema,
         annotations=tool.annotations,
+        execution=tool.execution,  # e.g. taskSupport: a task-only tool (front/tasks.py)
         meta=tool.meta,
     )
 

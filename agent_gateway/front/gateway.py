@@ -28,6 +28,7 @@ from agent_gateway.core.arguments import check_arguments, parse_arguments
 from agent_gateway.core.errors import (
     BackendError,
     GatewayError,
+    TaskRequiredError,
     UnknownServerError,
     UnknownToolError,
 )
@@ -307,6 +308,8 @@ class Gateway:
         if isinstance(found, str):
             return await item_result(backend, found, args or {})
         check_arguments(backend.name, found.name, found.input_schema, args)
+        if found.execution is not None and found.execution.task_support == "required":
+            raise TaskRequiredError(backend.name, found.name)  # front/tasks.py runs it as one
         result = await self._call_backend(backend, found.name, args, session, request_id, wire)
         return with_argument_help(result, backend.name, found.name, found.input_schema)
 

@@ -76,15 +76,18 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
     )
     from agent_gateway.front.notify import install_notifier
     from agent_gateway.front.statestore import install_state_store
+    from agent_gateway.front.tasks import install_tasks
 
     install_state_store(mcp)
 
     install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
+    direct = None
     if expose != "meta":
         from agent_gateway.front.direct import DirectTools, start_all
         from agent_gateway.front.direct_resources import DirectResources
 
-        mcp.add_middleware(DirectTools(gateway, list_wait))
+        direct = DirectTools(gateway, list_wait)
+        mcp.add_middleware(direct)
         mcp.add_middleware(DirectResources(gateway))
         gateway.background.append(lambda stop: start_all(gateway, stop))
     if expose != "direct":
@@ -92,6 +95,7 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
         from agent_gateway.front.fastpath import install_fast_call
 
         install_fast_call(mcp, gateway)
+    install_tasks(mcp, gateway, meta=expose != "direct", route=direct.route if direct else None)
     return mcp
 
 

@@ -1,0 +1,192 @@
+"""Task pass-through end to end: a gateway subprocess, server-everything behind it.
+
+server-everything's ``simulate-research-query`` runs only as a task
+(``execution.taskSupport: required``, protocol 2025-11-25) and takes about
+four seconds. The caller is a fastmcp Client in the handshake era; fastmcp's
+core client has no task API (and the SDK's typed send rejects a
+``CreateTaskResult`` at 2025-11-25), so the task-augmented ``tools/call``
+and the ``tasks/*`` requests go out as raw requests on its session, as a
+task-aware client sends them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from conftest import Gateway, await_until, everything_server, start_gateway, write_policies
+from mcp import MCPError
+
+from agent_gateway import compat
+
+pytestmark = pytest.mark.anyio
+
+TOOL = "simulate-research-query"
+DIRECT = f"everything__{TOOL}"
+TASK_DONE = 20.0  # seconds a research task may take (four one-second stages)
+ALL = '[allow]\nservers = ["*"]\n'
+
+
+async def request(gw: Gateway, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    send = compat.raw_sender(gw.client.session)
+    assert send is not None
+    answer: dict[str, Any] = await send(method, params, 30.0)
+    return answer
+
+
+async def refusal(gw: Gateway, method: str, params: dict[str, Any]) -> MCPError:
+    with pytest.raises(MCPError) as caught:
+        await request(gw, method, params)
+    return caught.value
+
+
+async def create(gw: Gateway, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    answer = await request(
+        gw, "tools/call", {"name": name, "arguments": arguments, "task": {"ttl": 60000}}
+    )
+    return dict(answer["task"])
+
+
+async def until_done(gw: Gateway, task_id: str, meta: dict[str, Any] | None = None) -> str:
+    """Poll tasks/get (as a task-aware client does) until the task ends; its last status."""
+    params: dict[str, Any] = {"taskId": task_id, **({"_meta": meta} if meta else {})}
+    deadline = time.monotonic() + TASK_DONE
+    while True:
+        task = await request(gw, "tasks/get", params)
+        assert task["taskId"] == task_id
+        if task["status"] in ("completed", "failed", "cancelled"):
+            return str(task["status"])
+        assert time.monotonic() < deadline, f"task still {task['status']} after {TASK_DONE}s"
+        await anyio.sleep(0.2)
+
+
+async def listed(gw: Gateway, name: str) -> Any:
+    deadline = time.monotonic() + 30
+    while True:
+        tools = {t.name: t for t in await gw.client.list_tools()}
+        if name in tools:
+            return tools[name]
+        assert time.monotonic() < deadline, f"{name} not listed"
+        await anyio.sleep(0.05)
+
+
+async def test_a_task_only_tool_runs_as_a_task_through_direct_mode(tmp_path: Path) -> None:
+    servers = {"everything": everything_server()}
+    async with start_gateway(tmp_path, servers, args=["--expose", "direct"], mode="legacy") as gw:
+        caps = gw.client.initialize_result.capabilities
+        assert caps.tasks is not None and caps.tasks.requests.tools.call is not None
+        tool = await listed(gw, DIRECT)
+        assert tool.execution.task_support == "required"
+
+        task = await create(gw, DIRECT, {"topic": "gateways"})
+        assert task["status"] == "working"
+        task_id = task["taskId"]
+        assert len(task_id) == 24  # the gateway's own id, not the downstream's 32 hex digits
+        listing = await request(gw, "tasks/list", {})
+        assert [t["taskId"] for t in listing["tasks"]] == [task_id]
+
+        assert await until_done(gw, task_id) == "completed"
+        result = await request(gw, "tasks/result", {"taskId": task_id})
+        assert "Research Report: gateways" in result["content"][0]["text"]
+
+        # cancel: a second task, cancelled while it works
+        second = (await create(gw, DIRECT, {"topic": "cancel me"}))["taskId"]
+        cancelled = await request(gw, "tasks/cancel", {"taskId": second})
+        assert (cancelled["taskId"], cancelled["status"]) == (second, "cancelled")
+        assert await until_done(gw, second) == "cancelled"
+
+        # an id the gateway never gave out
+        unknown = await refusal(gw, "tasks/get", {"taskId": "no-such-task"})
+        assert unknown.error.code == -32602
+        assert (
+            unknown.error.message
+            == "Unknown task 'no-such-task'. Call tasks/list to see your tasks."
+        )
+
+
+async def test_a_task_only_tool_called_without_a_task_says_how_to_call_it(tmp_path: Path) -> None:
+    servers = {"everything": everything_server()}
+    async with start_gateway(tmp_path, servers, args=["--expose", "both"], mode="legacy") as gw:
+        await listed(gw, DIRECT)
+        for result in (
+            await gw.client.call_tool_mcp(DIRECT, {"topic": "x"}),
+            await gw.downstream("everything", TOOL, topic="x"),
+        ):
+            assert result.is_error
+            text = result.content[0].text
+            assert f"Tool {TOOL!r} on server 'everything' runs only as a task" in text
+            assert "params.task" in text and "tasks/get" in text and "tasks/result" in text
+
+        # a tool that takes no task says so, with a clear error, not -32601
+        echo = await refusal(
+            gw,
+            "tools/call",
+            {"name": "everything__echo", "arguments": {"message": "hi"}, "task": {}},
+        )
+        assert echo.error.code != -32601
+        assert "does not run as a task" in echo.error.message
+
+
+async def test_tasks_of_one_agent_are_invisible_to_another_and_follow_policy(
+    tmp_path: Path,
+) -> None:
+    servers = {"everything": everything_server()}
+    policies = {"alice": ALL, "bob": ALL}
+    async with start_gateway(tmp_path, servers, policies=policies, mode="legacy") as gw:
+        # meta mode: the caller's own params.task on its call_tool call
+        arguments = {
+            "server": "everything",
+            "tool": TOOL,
+            "arguments": {"topic": "privacy"},
+            "agent_id": "alice",
+        }
+        task_id = (await create(gw, "call_tool", arguments))["taskId"]
+        alice, bob = {"agent_id": "alice"}, {"agent_id": "bob"}
+
+        # bob (and a caller with no identity) sees nothing, exactly as for an unknown id
+        for meta in (bob, None):
+            extra = {"_meta": meta} if meta else {}
+            listing = await request(gw, "tasks/list", extra)
+            assert listing["tasks"] == []
+            for method in ("tasks/get", "tasks/result", "tasks/cancel"):
+                theirs = await refusal(gw, method, {"taskId": task_id, **extra})
+                missing = await refusal(gw, method, {"taskId": "x" * 24, **extra})
+                assert theirs.error.code == missing.error.code == -32602
+                assert theirs.error.message == missing.error.message.replace("x" * 24, task_id)
+
+        # alice sees it, and gets its result
+        mine = await request(gw, "tasks/list", {"_meta": alice})
+        assert [t["taskId"] for t in mine["tasks"]] == [task_id]
+        assert await until_done(gw, task_id, alice) == "completed"
+        result = await request(gw, "tasks/result", {"taskId": task_id, "_meta": alice})
+        assert "Research Report: privacy" in result["content"][0]["text"]
+
+        # a policy reload that hides the server hides its tasks
+        write_policies(tmp_path, {"alice": '[allow]\nservers = ["other"]\n'})
+
+        async def hidden() -> bool:
+            try:
+                await request(gw, "tasks/get", {"taskId": task_id, "_meta": alice})
+            except MCPError as exc:
+                return exc.error.message.startswith("Unknown task")
+            return False
+
+        await await_until(hidden, timeout=10, what="alice's task to be hidden by her policy")
+        assert (await request(gw, "tasks/list", {"_meta": alice}))["tasks"] == []
+
+
+async def test_a_2026_caller_gets_a_clear_error_for_a_task_request(tmp_path: Path) -> None:
+    servers = {"everything": everything_server()}
+    async with start_gateway(tmp_path, servers, args=["--expose", "direct"]) as gw:
+        assert gw.client.session.protocol_version == "2026-07-28"
+        await listed(gw, DIRECT)
+        for method, params in (
+            ("tools/call", {"name": DIRECT, "arguments": {"topic": "x"}, "task": {}}),
+            ("tasks/get", {"taskId": "abc"}),
+        ):
+            refused = await refusal(gw, method, params)
+            assert refused.error.code != -32601
+            assert "need protocol 2025-11-25" in refused.error.message
