@@ -11,14 +11,30 @@ task-aware client sends them.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import anyio
+import mcp_types
 import pytest
-from conftest import Gateway, await_until, everything_server, start_gateway, write_policies
+from conftest import (
+    PY,
+    REPO,
+    Gateway,
+    await_until,
+    everything_server,
+    passed_env,
+    start_gateway,
+    write_config,
+    write_policies,
+)
 from mcp import MCPError
+from mcp.client.extension import ClientExtension, NotificationBinding
 
 from agent_gateway import compat
 
@@ -28,6 +44,23 @@ TOOL = "simulate-research-query"
 DIRECT = f"everything__{TOOL}"
 TASK_DONE = 20.0  # seconds a research task may take (four one-second stages)
 ALL = '[allow]\nservers = ["*"]\n'
+
+
+class StatusWatch(ClientExtension):
+    """Collects notifications/tasks/status (the MCP client drops them unless bound)."""
+
+    identifier = "test.agent-gateway/task-status"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def notifications(self) -> list[NotificationBinding[Any]]:
+        async def seen(params: mcp_types.TaskStatusNotificationParams) -> None:
+            self.seen.append((params.task_id, params.status))
+
+        params = mcp_types.TaskStatusNotificationParams
+        method = "notifications/tasks/status"
+        return [NotificationBinding(method=method, params_type=params, handler=seen)]
 
 
 async def request(gw: Gateway, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +108,14 @@ async def listed(gw: Gateway, name: str) -> Any:
 
 async def test_a_task_only_tool_runs_as_a_task_through_direct_mode(tmp_path: Path) -> None:
     servers = {"everything": everything_server()}
-    async with start_gateway(tmp_path, servers, args=["--expose", "direct"], mode="legacy") as gw:
+    watch = StatusWatch()
+    async with start_gateway(
+        tmp_path,
+        servers,
+        args=["--expose", "direct"],
+        mode="legacy",
+        client_options={"extensions": [watch]},
+    ) as gw:
         caps = gw.client.initialize_result.capabilities
         assert caps.tasks is not None and caps.tasks.requests.tools.call is not None
         tool = await listed(gw, DIRECT)
@@ -91,6 +131,9 @@ async def test_a_task_only_tool_runs_as_a_task_through_direct_mode(tmp_path: Pat
         assert await until_done(gw, task_id) == "completed"
         result = await request(gw, "tasks/result", {"taskId": task_id})
         assert "Research Report: gateways" in result["content"][0]["text"]
+        # the downstream's status notifications reached us, under our id
+        await await_until(lambda: (task_id, "completed") in watch.seen, what="a status")
+        assert {seen for seen, _ in watch.seen} == {task_id}
 
         # cancel: a second task, cancelled while it works
         second = (await create(gw, DIRECT, {"topic": "cancel me"}))["taskId"]
@@ -190,3 +233,58 @@ async def test_a_2026_caller_gets_a_clear_error_for_a_task_request(tmp_path: Pat
             refused = await refusal(gw, method, params)
             assert refused.error.code != -32601
             assert "need protocol 2025-11-25" in refused.error.message
+
+
+@pytest.mark.parametrize(
+    ("expose", "tool", "arguments", "how"),
+    [
+        ("direct", DIRECT, {"topic": "node"}, "auto"),  # the client sees taskSupport: required
+        (
+            "meta",
+            "call_tool",
+            {"server": "everything", "tool": TOOL, "arguments": {"topic": "node"}},
+            "explicit",  # call_tool declares no taskSupport: the client asks for a task itself
+        ),
+    ],
+)
+def test_a_typescript_sdk_task_client_runs_a_tool_as_a_task_through_the_gateway(
+    tmp_path: Path, expose: str, tool: str, arguments: dict[str, Any], how: str
+) -> None:
+    """The MCP TypeScript SDK's own task client (callToolStream), as a real caller would."""
+    node = shutil.which("node")
+    assert node is not None, "node is needed (it runs server-everything too)"
+    config = write_config(tmp_path, {"everything": everything_server()})
+    gateway = [PY, "-m", "agent_gateway", "serve", "--config", str(config), "--expose", expose]
+    script = REPO / "tests" / "npm" / "task_client.mjs"
+    argv = [node, str(script), tool, json.dumps(arguments), how, "--", *gateway]
+    env = {**os.environ, **passed_env()}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=40, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[0] == {
+        "type": "capabilities",
+        "tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}},
+    }
+    created = lines[1]
+    assert created["type"] == "taskCreated" and len(created["taskId"]) == 24
+    statuses = [(m["taskId"], m["status"]) for m in lines[2:-1]]
+    assert statuses[-1] == (created["taskId"], "completed")
+    assert lines[-1]["type"] == "result"
+    assert "Research Report: node" in lines[-1]["text"]
+
+
+def test_the_task_table_forgets_an_agents_oldest_tasks_and_finds_them_by_downstream_id() -> None:
+    from agent_gateway.front.tasks import TaskEntry, TaskTable
+
+    backend: Any = object()
+    table = TaskTable(kept=2)
+    ids = [table.add(TaskEntry("alice", "s", "t", backend, f"d{n}")) for n in range(3)]
+    other = table.add(TaskEntry("bob", "s", "t", backend, "b0"))
+    assert len(set(ids)) == 3 and all(len(i) == 24 for i in ids)
+    assert table.get(ids[0]) is None  # alice's oldest, past her two
+    assert table.of_downstream(backend, "d0") is None
+    found = table.of_downstream(backend, "d2")
+    assert found is not None and found[0] == ids[2]
+    assert [k for k, _ in table.items()] == [ids[1], ids[2], other]
+    table.forget(ids[2])
+    assert table.of_downstream(backend, "d2") is None

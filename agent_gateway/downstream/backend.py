@@ -192,6 +192,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
             name=f"agent-gateway:{self.name}",
             message_handler=_notifications_class()(self.invalidate_tools),
             log_handler=router.deliver,
+            extensions=self._task_extensions(),  # notifications/tasks/status (tasks.py)
             init_timeout=self.spec.entry.startup_timeout,
             timeout=self.spec.entry.timeout,
         )

@@ -6,6 +6,11 @@ then driven with ``tasks/get``, ``tasks/result``, ``tasks/cancel`` and
 front maps them to the gateway's (front/tasks.py). Answers are returned as
 their wire dicts, checked against the task models first.
 
+A downstream's ``notifications/tasks/status`` reach the listener the front
+sets (``on_task_status``): the MCP client drops notifications outside its
+core tables unless an extension binds them, so every Backend's client carries
+a small extension (``io.github.agent-gateway/task-status``) that does.
+
 Only handshake-era downstreams (2025-11-25, where tasks are in the core
 spec) run tasks through the gateway. A 2026-07-28 downstream, where tasks
 are the ``io.modelcontextprotocol/tasks`` extension, and a server that does
@@ -14,7 +19,7 @@ not declare ``tasks.requests.tools.call`` get a clear error instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +34,11 @@ if TYPE_CHECKING:
     from agent_gateway.core.config import ServerSpec
 
 TASK_ERA = "2025-11-25"  # the one protocol version whose core spec has tasks
+STATUS = "notifications/tasks/status"
+WATCH_ID = "io.github.agent-gateway/task-status"
+
+# (the backend, the notification's params as their wire dict)
+StatusListener = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 # method -> (request model, its params model, the result model)
 _MODELS: dict[str, tuple[Any, Any, Any]] = {
@@ -62,6 +72,31 @@ class DownstreamTasks:
 
     name: str
     spec: ServerSpec
+    _status_listener: StatusListener | None = None
+
+    def on_task_status(self, listener: StatusListener) -> None:
+        """Give this server's ``notifications/tasks/status`` to ``listener``."""
+        self._status_listener = listener
+
+    def _task_extensions(self) -> list[Any]:
+        """The client extension that binds ``notifications/tasks/status`` (for Client(...))."""
+        from mcp.client.extension import ClientExtension, NotificationBinding
+
+        deliver = self._task_status
+
+        class TaskStatusWatch(ClientExtension):
+            identifier = WATCH_ID
+
+            def notifications(self) -> list[NotificationBinding[Any]]:
+                params = mcp_types.TaskStatusNotificationParams
+                return [NotificationBinding(method=STATUS, params_type=params, handler=deliver)]
+
+        return [TaskStatusWatch()]
+
+    async def _task_status(self, params: mcp_types.TaskStatusNotificationParams) -> None:
+        listener = self._status_listener
+        if listener is not None:
+            await listener(self, params.model_dump(by_alias=True, mode="json", exclude_none=True))
 
     def _request(self) -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError

@@ -16,6 +16,10 @@ forgotten all answer exactly like an id that never existed. A caller that
 identified itself with ``agent_id`` (meta mode) names it again in the
 request's ``_meta.agent_id``.
 
+A downstream's ``notifications/tasks/status`` goes, with the gateway's task
+id, to the connection that created the task (handshake era: its standalone
+stream), while the task's agent may still see its server and tool.
+
 Everything happens in one SDK server middleware, ahead of fastmcp: a
 ``CreateTaskResult`` is not a ``CallToolResult``, so it must not reach the
 SDK's per-version check of ``tools/call`` results, and the ``tasks/*``
@@ -40,13 +44,13 @@ import mcp_types
 from fastmcp import FastMCP
 from mcp import MCPError
 
-from agent_gateway.compat import low_level_server
+from agent_gateway.compat import connection_of, low_level_server
 from agent_gateway.core import errors
 from agent_gateway.core.arguments import check_arguments, parse_arguments
 from agent_gateway.core.identity import Caller, authorization_header
 from agent_gateway.core.names import is_direct_name
 from agent_gateway.downstream.backend import Backend
-from agent_gateway.downstream.tasks import TASK_ERA, TASK_METHODS
+from agent_gateway.downstream.tasks import STATUS, TASK_ERA, TASK_METHODS
 from agent_gateway.front.fastpath import CALL_TOOL, call_tool_args
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.redaction import error_text
@@ -65,6 +69,7 @@ class TaskEntry:
     tool: str
     backend: Backend
     downstream_id: str
+    connection: Any = None  # the creator's SDK Connection, for status notifications
 
 
 class TaskTable:
@@ -73,14 +78,21 @@ class TaskTable:
     def __init__(self, kept: int = KEPT) -> None:
         self.kept = kept
         self._entries: OrderedDict[str, TaskEntry] = OrderedDict()
+        self._ids: dict[tuple[Backend, str], str] = {}  # (backend, downstream id) -> ours
 
     def add(self, entry: TaskEntry) -> str:
         task_id = secrets.token_urlsafe(18)
         self._entries[task_id] = entry
+        self._ids[(entry.backend, entry.downstream_id)] = task_id
         own = [k for k, e in self._entries.items() if e.agent == entry.agent]
         for old in own[: max(0, len(own) - self.kept)]:
-            del self._entries[old]
+            self.forget(old)
         return task_id
+
+    def of_downstream(self, backend: Backend, downstream_id: str) -> tuple[str, TaskEntry] | None:
+        task_id = self._ids.get((backend, downstream_id))
+        entry = None if task_id is None else self._entries.get(task_id)
+        return None if task_id is None or entry is None else (task_id, entry)
 
     def get(self, task_id: str) -> TaskEntry | None:
         return self._entries.get(task_id)
@@ -89,7 +101,9 @@ class TaskTable:
         return list(self._entries.items())
 
     def forget(self, task_id: str) -> None:
-        self._entries.pop(task_id, None)
+        entry = self._entries.pop(task_id, None)
+        if entry is not None:
+            self._ids.pop((entry.backend, entry.downstream_id), None)
 
 
 class FrontTasks:
@@ -147,10 +161,17 @@ class FrontTasks:
             if target is None:
                 raise errors.NotFoundError(f"Unknown tool: {name!r}")
             server, tool = target
-        return await self._create_checked(caller, server, tool, arguments, task)
+        connection = connection_of(getattr(ctx, "session", None))
+        return await self._create_checked(caller, server, tool, arguments, task, connection)
 
     async def _create_checked(
-        self, caller: Caller, server: str, tool: str, arguments: Any, task: dict[str, Any]
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        arguments: Any,
+        task: dict[str, Any],
+        connection: Any,
     ) -> dict[str, Any]:
         started = time.perf_counter()
         allowed, is_error = False, True
@@ -165,6 +186,7 @@ class FrontTasks:
                 )
             args = parse_arguments(arguments)
             check_arguments(server, tool, found.input_schema, args)
+            backend.on_task_status(self._relay_status)
             raw = await backend.create_task(tool, args or {}, task)
             is_error = False
         finally:
@@ -179,7 +201,8 @@ class FrontTasks:
                     is_error=is_error,
                     arguments=arguments,
                 )
-        entry = TaskEntry(caller.agent, server, tool, backend, raw["task"]["taskId"])
+        downstream_id = raw["task"]["taskId"]
+        entry = TaskEntry(caller.agent, server, tool, backend, downstream_id, connection)
         task_id = self.table.add(entry)
         return {**raw, "task": {**raw["task"], "taskId": task_id}}
 
@@ -245,6 +268,18 @@ class FrontTasks:
                 self.table.forget(task_id)  # expired or lost downstream
                 raise errors.UnknownTaskError(task_id) from exc
             raise
+
+    async def _relay_status(self, backend: Backend, params: dict[str, Any]) -> None:
+        """A downstream's task status, to the connection that created the task."""
+        found = self.table.of_downstream(backend, str(params.get("taskId")))
+        if found is None or found[1].connection is None:
+            return
+        task_id, entry = found
+        policies = self.gateway.policies
+        if policies.server_visible(entry.agent, entry.server) and policies.tool_allowed(
+            entry.agent, entry.server, entry.tool
+        ):
+            await entry.connection.notify(STATUS, {**params, "taskId": task_id})
 
     def _caller(self, ctx: Any, agent_id: str | None) -> Caller:
         raw: Any = ()
