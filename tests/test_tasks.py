@@ -11,8 +11,10 @@ task-aware client sends them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -33,8 +35,10 @@ from conftest import (
     write_config,
     write_policies,
 )
+from fastmcp import Client
 from mcp import MCPError
 from mcp.client.extension import ClientExtension, NotificationBinding
+from test_http_e2e import http_gateway
 
 from agent_gateway import compat
 
@@ -44,6 +48,7 @@ TOOL = "simulate-research-query"
 DIRECT = f"everything__{TOOL}"
 TASK_DONE = 20.0  # seconds a research task may take (four one-second stages)
 ALL = '[allow]\nservers = ["*"]\n'
+Caller = Gateway | Client[Any]
 
 
 class StatusWatch(ClientExtension):
@@ -63,27 +68,28 @@ class StatusWatch(ClientExtension):
         return [NotificationBinding(method=method, params_type=params, handler=seen)]
 
 
-async def request(gw: Gateway, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    send = compat.raw_sender(gw.client.session)
+async def request(gw: Caller, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    client = gw if isinstance(gw, Client) else gw.client
+    send = compat.raw_sender(client.session)
     assert send is not None
     answer: dict[str, Any] = await send(method, params, 30.0)
     return answer
 
 
-async def refusal(gw: Gateway, method: str, params: dict[str, Any]) -> MCPError:
+async def refusal(gw: Caller, method: str, params: dict[str, Any]) -> MCPError:
     with pytest.raises(MCPError) as caught:
         await request(gw, method, params)
     return caught.value
 
 
-async def create(gw: Gateway, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+async def create(gw: Caller, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     answer = await request(
         gw, "tools/call", {"name": name, "arguments": arguments, "task": {"ttl": 60000}}
     )
     return dict(answer["task"])
 
 
-async def until_done(gw: Gateway, task_id: str, meta: dict[str, Any] | None = None) -> str:
+async def until_done(gw: Caller, task_id: str, meta: dict[str, Any] | None = None) -> str:
     """Poll tasks/get (as a task-aware client does) until the task ends; its last status."""
     params: dict[str, Any] = {"taskId": task_id, **({"_meta": meta} if meta else {})}
     deadline = time.monotonic() + TASK_DONE
@@ -233,6 +239,33 @@ async def test_a_2026_caller_gets_a_clear_error_for_a_task_request(tmp_path: Pat
             refused = await refusal(gw, method, params)
             assert refused.error.code != -32601
             assert "need protocol 2025-11-25" in refused.error.message
+
+
+async def test_over_http_a_bearer_token_agent_sees_only_its_own_tasks(tmp_path: Path) -> None:
+    tokens = {agent: secrets.token_urlsafe(24) for agent in ("alice", "bob")}
+    policies = {
+        agent: f'tokens_sha256 = ["{hashlib.sha256(token.encode()).hexdigest()}"]\n{ALL}'
+        for agent, token in tokens.items()
+    }
+    servers = {"everything": everything_server()}
+    watch = StatusWatch()
+    with http_gateway(tmp_path, servers, policies=policies, args=["--expose", "direct"]) as gw:
+        alice = Client(gw.url, mode="legacy", auth=tokens["alice"], extensions=[watch])
+        bob = Client(gw.url, mode="legacy", auth=tokens["bob"])
+        async with alice, bob:
+            deadline = time.monotonic() + 30
+            while DIRECT not in {t.name for t in await alice.list_tools()}:
+                assert time.monotonic() < deadline, f"{DIRECT} not listed"
+                await anyio.sleep(0.05)
+            task_id = (await create(alice, DIRECT, {"topic": "http"}))["taskId"]
+            assert (await request(bob, "tasks/list", {}))["tasks"] == []
+            theirs = await refusal(bob, "tasks/get", {"taskId": task_id})
+            unknown = f"Unknown task {task_id!r}. Call tasks/list to see your tasks."
+            assert theirs.error.message == unknown
+            assert await until_done(alice, task_id) == "completed"
+            result = await request(alice, "tasks/result", {"taskId": task_id})
+            assert "Research Report: http" in result["content"][0]["text"]
+            await await_until(lambda: (task_id, "completed") in watch.seen, what="a status")
 
 
 @pytest.mark.parametrize(
