@@ -177,6 +177,8 @@ async def test_a_task_only_tool_called_without_a_task_says_how_to_call_it(tmp_pa
         )
         assert echo.error.code != -32601
         assert "does not run as a task" in echo.error.message
+        listing = await refusal(gw, "tools/call", {"name": "list_servers", "task": {}})
+        assert "does not run as a task" in listing.error.message
 
 
 async def test_tasks_of_one_agent_are_invisible_to_another_and_follow_policy(
@@ -225,6 +227,33 @@ async def test_tasks_of_one_agent_are_invisible_to_another_and_follow_policy(
 
         await await_until(hidden, timeout=10, what="alice's task to be hidden by her policy")
         assert (await request(gw, "tasks/list", {"_meta": alice}))["tasks"] == []
+
+
+async def test_a_tasks_question_reaches_the_caller_while_it_waits_for_the_result(
+    tmp_path: Path,
+) -> None:
+    asked: list[str] = []
+
+    async def elicit(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        asked.append(message)
+        return {"interpretation": "historical"}
+
+    servers = {"everything": everything_server()}
+    options = {"elicitation_handler": elicit}
+    async with start_gateway(
+        tmp_path, servers, args=["--expose", "direct"], mode="legacy", client_options=options
+    ) as gw:
+        await listed(gw, DIRECT)
+        task_id = (await create(gw, DIRECT, {"topic": "rome", "ambiguous": True}))["taskId"]
+
+        async def needs_input() -> bool:
+            task = await request(gw, "tasks/get", {"taskId": task_id})
+            return task["status"] == "input_required"
+
+        await await_until(needs_input, timeout=TASK_DONE, what="the task to ask")
+        result = await request(gw, "tasks/result", {"taskId": task_id})
+        assert asked and "rome" in asked[0]
+        assert "Research Report: rome (historical)" in result["content"][0]["text"]
 
 
 async def test_a_2026_caller_gets_a_clear_error_for_a_task_request(tmp_path: Path) -> None:

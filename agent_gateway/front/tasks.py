@@ -18,7 +18,10 @@ request's ``_meta.agent_id``.
 
 A downstream's ``notifications/tasks/status`` goes, with the gateway's task
 id, to the connection that created the task (handshake era: its standalone
-stream), while the task's agent may still see its server and tool.
+stream), while the task's agent may still see its server and tool. A
+downstream's elicitation or sampling request while ``tasks/result`` (or
+another ``tasks/*`` request) waits goes to that request's caller, as during
+a plain call (front/backchannel.py).
 
 Everything happens in one SDK server middleware, ahead of fastmcp: a
 ``CreateTaskResult`` is not a ``CallToolResult``, so it must not reach the
@@ -49,8 +52,10 @@ from agent_gateway.core import errors
 from agent_gateway.core.arguments import check_arguments, parse_arguments
 from agent_gateway.core.identity import Caller, authorization_header
 from agent_gateway.core.names import is_direct_name
+from agent_gateway.downstream.backchannel import CALL_PEER
 from agent_gateway.downstream.backend import Backend
 from agent_gateway.downstream.tasks import STATUS, TASK_ERA, TASK_METHODS
+from agent_gateway.front.backchannel import CallerPeer
 from agent_gateway.front.fastpath import CALL_TOOL, call_tool_args
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.redaction import error_text
@@ -155,9 +160,11 @@ class FrontTasks:
             caller = self._caller(ctx, agent_id)
         else:
             caller = self._caller(ctx, None)
-            target = None
-            if self.route is not None and is_direct_name(name):
-                target = await self.route(caller, name)
+            if not is_direct_name(name):  # a meta-tool (or no tool at all)
+                raise errors.TaskNotSupportedError(
+                    f"Tool {name!r} does not run as a task: call_tool and direct tools do."
+                )
+            target = None if self.route is None else await self.route(caller, name)
             if target is None:
                 raise errors.NotFoundError(f"Unknown tool: {name!r}")
             server, tool = target
@@ -218,7 +225,13 @@ class FrontTasks:
         if not isinstance(task_id, str):
             raise errors.InvalidArgumentsError(f"{method} needs params.taskId, a string.")
         entry = self._visible(caller, task_id)
-        raw = await self._downstream(task_id, entry, method)
+        # A task asks its questions (elicitation, sampling) while tasks/result waits:
+        # they go to this caller, as during a plain call (backchannel.py).
+        peer = CALL_PEER.set(CallerPeer(ctx.session, ctx.request_id))
+        try:
+            raw = await self._downstream(task_id, entry, method)
+        finally:
+            CALL_PEER.reset(peer)
         if method != "tasks/result":
             return {**raw, "taskId": task_id}
         related = (raw.get("_meta") or {}).get(RELATED_TASK)
