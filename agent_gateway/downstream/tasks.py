@@ -13,8 +13,10 @@ a small extension (``io.github.agent-gateway/task-status``) that does.
 
 Only handshake-era downstreams (2025-11-25, where tasks are in the core
 spec) run tasks through the gateway. A 2026-07-28 downstream, where tasks
-are the ``io.modelcontextprotocol/tasks`` extension, and a server that does
-not declare ``tasks.requests.tools.call`` get a clear error instead.
+are the ``io.modelcontextprotocol/tasks`` extension, lists no ``execution``
+(its Tool has no such field), so the front refuses a task for its tools
+before asking; should one be asked anyway, or a server that declares no
+``tasks.requests.tools.call``, the answer is a clear error naming it.
 """
 
 from __future__ import annotations
