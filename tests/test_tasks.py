@@ -6,7 +6,9 @@ four seconds. The caller is a fastmcp Client in the handshake era; fastmcp's
 core client has no task API (and the SDK's typed send rejects a
 ``CreateTaskResult`` at 2025-11-25), so the task-augmented ``tools/call``
 and the ``tasks/*`` requests go out as raw requests on its session, as a
-task-aware client sends them.
+task-aware client sends them. One test also drives the gateway with the MCP
+TypeScript SDK's own task client (tests/npm/task_client.mjs), one runs over
+the HTTP front with two bearer-token agents.
 """
 
 from __future__ import annotations
