@@ -10,13 +10,17 @@ answers ``input_required`` results itself, with its handlers, and retries),
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from pathlib import Path
 from typing import Any
 
 import mcp_types
 import pytest
 from conftest import await_until, everything_server, py_server, start_gateway
+from fastmcp import Client
 from mcp import MCPError
+from test_http_e2e import http_gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -145,3 +149,44 @@ async def test_a_parked_call_whose_retry_never_comes_is_dropped(tmp_path: Path) 
         )
         assert isinstance(late, mcp_types.CallToolResult) and late.is_error
         assert "Unknown or expired requestState" in text_of(late)
+
+
+def _token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(24)
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_over_http_a_state_minted_for_one_agent_is_refused_for_another(
+    tmp_path: Path, mode: str
+) -> None:
+    alice, alice_sha = _token()
+    carol, carol_sha = _token()
+    policies = {
+        "alice": f'tokens_sha256 = ["{alice_sha}"]\n[allow]\nservers = ["asking"]\n',
+        "carol": f'tokens_sha256 = ["{carol_sha}"]\n[allow]\nservers = ["asking"]\n',
+    }
+    options = Handlers("Ada").options()
+    args = {"server": "asking", "tool": "ask_name", "arguments": {"greeting": "Hi"}}
+    with http_gateway(tmp_path, ASKING, policies=policies) as gw:
+        async with Client(gw.url, mode=mode, auth=alice, timeout=30, **options) as client:
+            result = await client.call_tool_mcp("call_tool", args)  # the client answers itself
+            assert text_of(result) == "Hi, Ada!", text_of(result)
+            if mode == "legacy":
+                return  # a handshake-era caller never sees a requestState
+            first = await client.session.call_tool("call_tool", args, allow_input_required=True)
+        assert isinstance(first, mcp_types.InputRequiredResult)
+        answers: dict[str, mcp_types.InputResponse] = {
+            "name": mcp_types.ElicitResult(action="accept", content={"name": "Mallory"})
+        }
+        async with Client(gw.url, mode=mode, auth=carol, timeout=30, **options) as client:
+            stolen = await client.session.call_tool(
+                "call_tool",
+                args,
+                input_responses=answers,
+                request_state=first.request_state,
+                allow_input_required=True,
+            )
+        assert isinstance(stolen, mcp_types.CallToolResult) and stolen.is_error
+        assert "Unknown or expired requestState" in text_of(stolen)
+        assert "Mallory" not in gw.stderr()
