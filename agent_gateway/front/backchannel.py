@@ -1,14 +1,17 @@
 """The caller's side of a downstream's questions: elicitation, sampling and roots.
 
 A :class:`CallerPeer` is made for each call from the caller's request-scoped
-session and request id, and put in ``CALL_PEER`` for the call
-(downstream/backchannel.py decides which call a downstream's request belongs
-to). It forwards the request unchanged on the caller's own session, tied to
-the caller's request, and returns the caller's answer unchanged. A caller
-whose client lacks the capability, or whose connection has no channel for
-server requests, answers at once with an error that says so: the downstream
-never hangs. Only the caller of a call to a server can be asked, so a server
-an agent may not see can never reach that agent this way.
+session and request id. For a handshake-era caller it is put in ``CALL_PEER``
+for the call (downstream/backchannel.py decides which call a downstream's
+request belongs to); a 2026-07-28 caller's call gets a front/parking.py peer
+instead, which asks through an input_required result. The gateway also asks
+a 2026-07-28 server's questions through it (front/rounds.py). It forwards the
+request unchanged on the caller's own session, tied to the caller's request,
+and returns the caller's answer unchanged. A caller whose client lacks the
+capability, or whose connection has no channel for server requests, answers
+at once with an error that says so: the downstream never hangs. Only the
+caller of a call to a server can be asked, so a server an agent may not see
+can never reach that agent this way.
 """
 
 from __future__ import annotations

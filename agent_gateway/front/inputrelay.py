@@ -183,6 +183,8 @@ class InputRelay:
             raise
         if task.done():
             parked.drop("The call has ended.")
+            if task.cancelled():  # not by this caller (that is handled above)
+                raise BackendError(parked.server, "stopped the call (it was cancelled).")
             result: Outcome = task.result()
             if isinstance(result, mcp_types.InputRequiredResult):
                 return self._relayed(result, parked, peer)
