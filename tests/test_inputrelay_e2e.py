@@ -25,7 +25,9 @@ from test_http_e2e import http_gateway
 pytestmark = pytest.mark.anyio
 
 ASKING = {"asking": py_server("asking_server.py")}
-ROUTES = [{}, {"AGENT_GATEWAY_FAST_ROUTE": "0"}]  # the fast route, then fastmcp's own
+# The fast route; fastmcp's own; and every private access off (compat.py: the typed
+# downstream call instead of the wire one, fastmcp's stdio front).
+ROUTES = [{}, {"AGENT_GATEWAY_FAST_ROUTE": "0"}, {"AGENT_GATEWAY_COMPAT_OFF": "all"}]
 
 
 def text_of(result: mcp_types.CallToolResult) -> str:
@@ -51,7 +53,7 @@ class Handlers:
         return {"elicitation_handler": self.elicit, "sampling_handler": self.sample}
 
 
-@pytest.mark.parametrize("env", ROUTES, ids=["fast-route", "fastmcp-route"])
+@pytest.mark.parametrize("env", ROUTES, ids=["fast-route", "fastmcp-route", "compat-off"])
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_a_2026_downstreams_question_reaches_the_caller_in_either_era(
     tmp_path: Path, mode: str, env: dict[str, str]
