@@ -192,3 +192,19 @@ async def test_over_http_a_state_minted_for_one_agent_is_refused_for_another(
         assert isinstance(stolen, mcp_types.CallToolResult) and stolen.is_error
         assert "Unknown or expired requestState" in text_of(stolen)
         assert "Mallory" not in gw.stderr()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_server_the_agent_may_not_see_never_asks_it_anything(
+    tmp_path: Path, mode: str
+) -> None:
+    caller = Handlers("Ada")
+    policies = {"alice": '[allow]\nservers = ["other"]\n', "bob": '[allow]\nservers = ["*"]\n'}
+    async with start_gateway(
+        tmp_path, ASKING, policies=policies, mode=mode, client_options=caller.options()
+    ) as gw:
+        hidden = await gw.downstream("asking", "ask_name", agent_id="alice", greeting="Hi")
+        assert hidden.is_error and text_of(hidden).startswith("Unknown server 'asking'.")
+        assert caller.asked == []
+        seen = await gw.downstream("asking", "ask_name", agent_id="bob", greeting="Hi")
+        assert text_of(seen) == "Hi, Ada!"
