@@ -143,7 +143,9 @@ def connection_of(session: object) -> Connection | None:
 
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
-WireSend = Callable[[str, dict[str, Any], float, ProgressFn | None], Awaitable[Any]]
+WireSend = Callable[
+    [str, dict[str, Any], float, ProgressFn | None, dict[str, Any] | None], Awaitable[Any]
+]
 
 
 def wire_sender(session: object) -> WireSend | None:
@@ -163,11 +165,15 @@ def wire_sender(session: object) -> WireSend | None:
         return None
 
     async def send(
-        tool: str, arguments: dict[str, Any], timeout: float, progress: ProgressFn | None
+        tool: str,
+        arguments: dict[str, Any],
+        timeout: float,
+        progress: ProgressFn | None,
+        extra: dict[str, Any] | None = None,
     ) -> Any:
         data: dict[str, Any] = {
             "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments},
+            "params": {"name": tool, "arguments": arguments, **(extra or {})},
         }
         opts: dict[str, Any] = {}
         stamp(data, opts)

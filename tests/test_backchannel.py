@@ -73,14 +73,12 @@ async def test_a_caller_without_elicitation_gets_a_clear_error_not_a_hang(tmp_pa
         assert "does not support elicitation" in text_of(result)
 
 
-async def test_a_2026_caller_is_told_its_connection_cannot_carry_the_question(
-    tmp_path: Path,
-) -> None:
-    async def elicit(message: str, response_type: Any, params: Any, context: Any) -> Any:
-        return {"name": "Ada Lovelace", "check": True}
-
-    options = {"elicitation_handler": elicit}
+async def test_a_2026_callers_roots_reach_the_downstream_through_its_retry(tmp_path: Path) -> None:
+    # A 2026-07-28 caller receives no server requests: the gateway parks the call and
+    # asks in an input_required result (front/parking.py); fastmcp answers and retries.
+    root = mcp_types.Root(uri="file:///work/project-of-the-caller", name="project")
+    options = {"roots": [root]}
     async with start_gateway(tmp_path, SERVERS, mode="auto", client_options=options) as gw:
-        result = await gw.downstream("ev", "trigger-elicitation-request")
-        assert result.is_error
-        assert "speaks MCP 2026-07-28" in text_of(result)
+        result = await gw.downstream("ev", "get-roots-list")
+        assert not result.is_error, text_of(result)
+        assert "file:///work/project-of-the-caller" in text_of(result)

@@ -372,10 +372,20 @@ def test_a_wire_result_is_checked_whole_and_gets_its_result_type_filled_in() -> 
 COMPLETE = {"resultType": "complete"}
 
 
+def test_a_wire_input_required_result_is_read_for_the_front_to_carry_on() -> None:
+    elicit = {"method": "elicitation/create", "params": {"message": "Name?", "mode": "form"}}
+    elicit["params"]["requestedSchema"] = {"type": "object", "properties": {}}
+    raw = {"resultType": "input_required", "inputRequests": {"n": elicit}, "requestState": "s"}
+    result = checked_wire("echo", raw)
+    assert isinstance(result, mcp_types.InputRequiredResult)
+    assert result.request_state == "s" and set(result.input_requests or {}) == {"n"}
+
+
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
-        ({"content": [], "resultType": "input_required"}, "of type 'input_required'"),
+        ({"content": [], "resultType": "input_required"}, "invalid input_required result"),
+        ({"content": [], "resultType": "weather"}, "of type 'weather'"),
         ({"content": [{"type": "hologram"}]}, "invalid result"),  # an unknown block type
         ({"content": [{"type": "text"}]}, "invalid result"),  # a block without its text
         ({"content": "hi"}, "invalid result"),

@@ -113,7 +113,7 @@ PARITY_CALLS: list[tuple[str, str, dict[str, Any] | str]] = [
     ("raw", "ok", {}),
     ("raw", "bad_content", {}),  # an invalid downstream result
     ("raw", "no_content", {}),  # another invalid one
-    ("raw", "input_required", {}),  # a result the gateway cannot relay
+    ("raw", "input_required", {}),  # asks for elicitation, which this caller lacks
     ("a", "add", {"a": 1}),  # arguments failing the tool's schema: a missing field
     ("a", "add", {"a": 1, "b": "two"}),  # and a field of the wrong type
     ("a", "add", '{"a": 1, "b": 2}'),  # arguments as a JSON string

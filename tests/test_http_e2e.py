@@ -28,7 +28,16 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from conftest import PY, alive, echo_server, stop_proc, wait_until, write_config, write_policies
+from conftest import (
+    PY,
+    alive,
+    echo_server,
+    passed_env,
+    stop_proc,
+    wait_until,
+    write_config,
+    write_policies,
+)
 from fastmcp import Client
 from mcp import MCPError
 
@@ -96,7 +105,7 @@ def http_gateway(
     if policies is not None:
         argv += ["--policies", str(write_policies(conf, policies))]
     log = folder / "gateway.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **passed_env(), "PYTHONUNBUFFERED": "1"}  # this tree's code
     with log.open("wb") as err:
         proc = subprocess.Popen(argv, cwd=conf, env=env, stdin=subprocess.DEVNULL, stderr=err)
     gw = HttpGateway(proc, port, log)

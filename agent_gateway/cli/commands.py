@@ -13,6 +13,8 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import mcp_types
+
 from agent_gateway.cli.files import cmd_init, cmd_token
 from agent_gateway.cli.output import (
     counted,
@@ -279,6 +281,9 @@ async def _call(
         result = await backend.call_tool(tool, arguments)
     finally:
         await manager.close()
+    if not isinstance(result, mcp_types.CallToolResult):  # 2026-07-28 input_required
+        err(f"error: Server {server!r} asked for input (input_required); 'call' cannot answer.")
+        return 1
     out(dumps(result.model_dump(by_alias=True, exclude_none=True, mode="json")))
     return 1 if result.is_error else 0
 

@@ -9,6 +9,7 @@
     │   └── DuplicateHeaderError   more than one Authorization header (HTTP 400)
     ├── QueryTooLongError      a search query over the length the gateway searches
     ├── InvalidArgumentsError  call_tool arguments not an object, or failing the tool's schema
+    ├── UnknownRequestStateError  a retry's requestState is not one of this caller's calls
     ├── QuarantinedToolError   a tool, prompt or resource template new or changed since a
     │                          person approved it (pinning)
     ├── NotFoundError          a server or tool the caller cannot see; the text depends
@@ -121,6 +122,22 @@ class QueryTooLongError(GatewayError):
 
 class InvalidArgumentsError(GatewayError):
     """A call's arguments are not a JSON object, or fail the tool's input schema."""
+
+
+class UnknownRequestStateError(GatewayError):
+    """A retry's ``requestState`` is forged, expired, or made for another call or agent.
+
+    One text for every case, naming only what was given: a state minted for
+    another agent looks exactly like one that never existed.
+    """
+
+    def __init__(self, server: str, tool: str) -> None:
+        self.server = server
+        self.tool = tool
+        super().__init__(
+            f"Unknown or expired requestState for tool {tool!r} on server {server!r}: "
+            "call the tool again without inputResponses and requestState."
+        )
 
 
 class QuarantinedToolError(GatewayError):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types
 
-from agent_gateway.compat import wire_sender
+from agent_gateway.compat import await_monitored, wire_sender
 from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
 from agent_gateway.core.errors import (
     BackendError,
@@ -30,6 +30,7 @@ from agent_gateway.core.errors import (
 from agent_gateway.core.hints import certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
+from agent_gateway.downstream.inputs import Answers
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
@@ -60,7 +61,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("agent_gateway.downstream.backend")
 
-__all__ = ["Backend", "LogFn", "ProgressFn", "State", "backoff_delay", "warm_imports"]
+CallOutcome = mcp_types.CallToolResult | mcp_types.InputRequiredResult
+
+__all__ = ["Answers", "Backend", "CallOutcome", "LogFn", "ProgressFn", "State"]
+__all__ += ["backoff_delay", "warm_imports"]
 
 
 class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, DownstreamTasks):
@@ -288,9 +292,11 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         *,
         progress: ProgressFn | None = None,
         on_log: LogFn | None = None,
-    ) -> mcp_types.CallToolResult:
-        result = await self._call(tool, arguments, progress, on_log, wire=False)
-        assert isinstance(result, mcp_types.CallToolResult)
+        answers: Answers | None = None,
+    ) -> CallOutcome:
+        """Call ``tool``: its result, or (2026-07-28) the input it needs first (inputs.py)."""
+        result = await self._call(tool, arguments, progress, on_log, answers, wire=False)
+        assert not isinstance(result, dict)
         return result
 
     async def call_tool_wire(
@@ -300,14 +306,15 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         *,
         progress: ProgressFn | None = None,
         on_log: LogFn | None = None,
-    ) -> dict[str, Any] | mcp_types.CallToolResult:
+        answers: Answers | None = None,
+    ) -> dict[str, Any] | CallOutcome:
         """Like :meth:`call_tool`, but a stdio server's result comes as its wire dict.
 
         The front validates and shapes it for its own caller's protocol version
-        anyway, so parsing it into models here (twice, in the SDK) and dumping
-        it again would only cost time. Remote servers answer with the model.
+        anyway: parsing it into models here and dumping it again would only cost
+        time. Remote servers, and input_required answers, come as the model.
         """
-        return await self._call(tool, arguments, progress, on_log, wire=True)
+        return await self._call(tool, arguments, progress, on_log, answers, wire=True)
 
     async def _call(
         self,
@@ -315,31 +322,39 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         arguments: dict[str, Any],
         progress: ProgressFn | None,
         on_log: LogFn | None,
+        answers: Answers | None,
         *,
         wire: bool,
-    ) -> dict[str, Any] | mcp_types.CallToolResult:
+    ) -> dict[str, Any] | CallOutcome:
         relay = CALL_LOG.set(on_log)  # the request written below carries it (logroute)
+        answers = answers or Answers(None, None)
         try:
             async with self._request() as client:
                 logger.debug("Calling tool %r on %r.", tool, self.name)
                 timeout = self.spec.entry.timeout
-                if self._stdio is None:
-                    result = await client.call_tool_mcp(
-                        tool, arguments, progress_handler=progress, timeout=timeout
+                send = wire_sender(client.session) if self._stdio else None
+                if send is not None:
+                    raw: dict[str, Any] = await send(
+                        tool, arguments, timeout, progress, answers.wire()
                     )
-                elif (send := wire_sender(client.session)) is not None:
-                    raw: dict[str, Any] = await send(tool, arguments, timeout, progress)
                     result = checked_wire(self.name, raw)
-                    if wire:
+                    if wire and isinstance(result, mcp_types.CallToolResult):
                         return raw  # checked, and the front sends the dict as it came
                 else:
-                    # Our own transport reports a dead process itself, so skip the
-                    # client's per-call session-monitor tasks and tracing: straight
-                    # to the SDK session.
-                    result = await client.session.call_tool(
-                        tool, arguments, read_timeout_seconds=timeout, progress_callback=progress
+                    # Not call_tool_mcp: it would answer input_required itself. Our own
+                    # stdio transport reports a dead process itself; a remote session
+                    # is watched as call_tool_mcp watches it.
+                    call = client.session.call_tool(
+                        tool,
+                        arguments,
+                        read_timeout_seconds=timeout,
+                        progress_callback=progress,
+                        input_responses=answers.responses,
+                        request_state=answers.state,
+                        allow_input_required=True,
                     )
-                if not isinstance(result, mcp_types.CallToolResult):
+                    result = await (call if self._stdio else await_monitored(client, call))
+                if not isinstance(result, mcp_types.CallToolResult | mcp_types.InputRequiredResult):
                     raise BackendError(self.name, "answered tools/call with an unknown result.")
                 return result
         finally:

@@ -17,6 +17,7 @@ import anyio
 import mcp_types
 
 from agent_gateway.core.errors import BackendError
+from agent_gateway.downstream.inputs import input_required
 
 if TYPE_CHECKING:
     from fastmcp import Client
@@ -102,18 +103,21 @@ def _root_cause(exc: BaseException) -> BaseException:
         return exc
 
 
-def checked_wire(server: str, raw: Any) -> mcp_types.CallToolResult:
-    """The wire result as a CallToolResult, or a BackendError saying why it cannot be relayed.
+def checked_wire(server: str, raw: Any) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
+    """The wire result as a model, or a BackendError saying why it cannot be relayed.
 
     Both call routes check a stdio server's result here, so a result the gateway
-    cannot relay gives the caller the same error whichever route it took.
+    cannot relay gives the caller the same error whichever route it took. An
+    ``input_required`` result (2026-07-28) is the front's to carry on.
     """
     if not isinstance(raw, dict):
         raise BackendError(server, "answered tools/call with an invalid result.")
     # A handshake-era server omits resultType; 2026-07-28 requires it
     # (the front drops it again for a handshake-era caller).
     kind = raw.setdefault("resultType", "complete")
-    if kind != "complete":  # e.g. input_required: a round trip we cannot carry
+    if kind == "input_required":
+        return input_required(server, raw)
+    if kind != "complete":
         raise BackendError(
             server, f"answered tools/call with a result of type {kind!r}, which is not relayed."
         )

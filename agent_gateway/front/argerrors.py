@@ -16,11 +16,13 @@ import mcp_types
 
 from agent_gateway.core.arguments import about_arguments, argument_help
 
+Result = dict[str, Any] | mcp_types.CallToolResult | mcp_types.InputRequiredResult
 
-def with_argument_help(
-    result: dict[str, Any] | mcp_types.CallToolResult, server: str, tool: str, schema: Any
-) -> dict[str, Any] | mcp_types.CallToolResult:
+
+def with_argument_help(result: Result, server: str, tool: str, schema: Any) -> Result:
     """A downstream error about the arguments, with the tool's signature and schema appended."""
+    if isinstance(result, mcp_types.InputRequiredResult):
+        return result
     if isinstance(result, dict):
         blocks = result.get("content")
         if not result.get("isError") or not isinstance(blocks, list):

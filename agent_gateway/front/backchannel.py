@@ -1,14 +1,17 @@
 """The caller's side of a downstream's questions: elicitation, sampling and roots.
 
 A :class:`CallerPeer` is made for each call from the caller's request-scoped
-session and request id, and put in ``CALL_PEER`` for the call
-(downstream/backchannel.py decides which call a downstream's request belongs
-to). It forwards the request unchanged on the caller's own session, tied to
-the caller's request, and returns the caller's answer unchanged. A caller
-whose client lacks the capability, or whose connection has no channel for
-server requests, answers at once with an error that says so: the downstream
-never hangs. Only the caller of a call to a server can be asked, so a server
-an agent may not see can never reach that agent this way.
+session and request id. For a handshake-era caller it is put in ``CALL_PEER``
+for the call (downstream/backchannel.py decides which call a downstream's
+request belongs to); a 2026-07-28 caller's call gets a front/parking.py peer
+instead, which asks through an input_required result. The gateway also asks
+a 2026-07-28 server's questions through it (front/rounds.py). It forwards the
+request unchanged on the caller's own session, tied to the caller's request,
+and returns the caller's answer unchanged. A caller whose client lacks the
+capability, or whose connection has no channel for server requests, answers
+at once with an error that says so: the downstream never hangs. Only the
+caller of a call to a server can be asked, so a server an agent may not see
+can never reach that agent this way.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import anyio
 import mcp_types
 from mcp import MCPError
 from mcp.shared.message import ServerMessageMetadata
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from agent_gateway.downstream.backchannel import (
@@ -47,17 +51,29 @@ class CallerPeer:
         self.session = session
         self.request_id = request_id
 
-    def _refusal(self, server: str, what: str) -> mcp_types.ErrorData | None:
+    @property
+    def modern(self) -> bool:
+        """Does the caller speak 2026-07-28 (questions go in input_required results)?"""
+        return getattr(self.session, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS
+
+    def refusal(
+        self, server: str, what: str, *, channel: bool = True
+    ) -> mcp_types.ErrorData | None:
+        """Why ``what`` cannot be asked of this caller, or None when it can.
+
+        ``channel``: the question goes as a server request on the caller's
+        connection (handshake era), which must be able to carry one.
+        """
         session = self.session
         try:
             capable = session.check_client_capability(_CAPABILITY[what])
-            channel = bool(getattr(session, "can_send_request", True))
+            open_channel = bool(getattr(session, "can_send_request", True)) or not channel
         except Exception:  # a session that cannot say: treat as unable, never hang
             logger.debug("Could not read the caller's capabilities", exc_info=True)
-            capable, channel = False, False
+            capable, open_channel = False, False
         if not capable:
             reason = f"the client calling {server!r} through agent-gateway does not support {what}"
-        elif not channel:
+        elif not open_channel:
             reason = (
                 f"the client calling {server!r} through agent-gateway speaks MCP "
                 f"{getattr(session, 'protocol_version', '2026-07-28')}, whose connection carries "
@@ -79,7 +95,7 @@ class CallerPeer:
             )
 
     async def elicit(self, server: str, params: mcp_types.ElicitRequestParams) -> ElicitAnswer:
-        refusal = self._refusal(server, "elicitation")
+        refusal = self.refusal(server, "elicitation")
         if refusal is not None:
             return refusal
         logger.debug("Relaying an elicitation of %r to its caller", server)
@@ -91,7 +107,7 @@ class CallerPeer:
     async def sample(
         self, server: str, params: mcp_types.CreateMessageRequestParams
     ) -> SampleAnswer | mcp_types.ErrorData:
-        refusal = self._refusal(server, "sampling")
+        refusal = self.refusal(server, "sampling")
         if refusal is not None:
             return refusal
         logger.debug("Relaying a sampling request of %r to its caller", server)
@@ -106,7 +122,7 @@ class CallerPeer:
         return answer
 
     async def roots(self, server: str) -> RootsAnswer:
-        refusal = self._refusal(server, "roots")
+        refusal = self.refusal(server, "roots")
         if refusal is not None:
             return refusal
         answer: RootsAnswer = await self._ask(

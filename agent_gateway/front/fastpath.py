@@ -35,6 +35,7 @@ from agent_gateway.compat import is_root_middleware, low_level_server
 from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.identity import authorization_header
 from agent_gateway.front.gateway import Gateway
+from agent_gateway.front.inputrelay import answering, round_of
 from agent_gateway.front.redaction import error_text
 
 CALL_TOOL = "call_tool"
@@ -86,9 +87,10 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
                 return await slow(ctx, params)
         try:
             caller = gateway.caller_with(agent_id, authorization_header(raw))
-            return await gateway.call_tool_raw(
-                caller, server, tool, arguments, ctx.session, ctx.request_id
-            )
+            with answering(round_of(params)):  # a 2026-07-28 retry's input (inputrelay.py)
+                return await gateway.call_tool_raw(
+                    caller, server, tool, arguments, ctx.session, ctx.request_id
+                )
         except GatewayError as exc:
             return mcp_types.CallToolResult(
                 content=[mcp_types.TextContent(type="text", text=error_text(exc))], is_error=True

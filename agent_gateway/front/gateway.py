@@ -14,13 +14,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import mcp_types
 from fastmcp import Context
 from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_http_request
-from fastmcp.tools.base import ToolResult
+from fastmcp.tools.base import InputRequiredToolResult, ToolResult
 from pydantic import Field
 
 from agent_gateway.audit import AuditLog
@@ -35,19 +35,17 @@ from agent_gateway.core.errors import (
 from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, hits
-from agent_gateway.downstream.backchannel import CALL_PEER
-from agent_gateway.downstream.backend import Backend
+from agent_gateway.downstream.backend import Answers, Backend, CallOutcome
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.backchannel import CallerPeer
+from agent_gateway.front.inputrelay import InputRelay, answering, round_of
 from agent_gateway.front.metaitems import ITEM_METHODS, item_result
 from agent_gateway.front.redaction import redact_error_result, redact_tree
 from agent_gateway.front.relays import relays, request_of
 from agent_gateway.front.reloads import Reload
+from agent_gateway.front.rounds import Outcome
 from agent_gateway.front.searching import Searcher
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger("agent_gateway.front.gateway")
 
@@ -93,6 +91,7 @@ class Gateway:
         self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self._listeners: list[Callable[[], None]] = []
         self.changed = asyncio.Event()
+        self.inputs = InputRelay()  # input_required and parked calls (inputrelay.py)
         manager.set_tools_listener(lambda _server: self.notify_changed())
 
     def on_changed(self, listener: Callable[[], None]) -> None:
@@ -240,10 +239,11 @@ class Gateway:
         ctx: Context | None,
     ) -> ToolResult:
         session, request_id = request_of(ctx)
-        result = await self.call_tool_raw(
-            self.caller(agent_id), server, tool, arguments, session, request_id, wire=False
-        )
-        assert isinstance(result, mcp_types.CallToolResult)
+        with answering(round_of(ctx)):
+            result = await self.call_tool_raw(
+                self.caller(agent_id), server, tool, arguments, session, request_id, wire=False
+            )
+        assert not isinstance(result, dict)
         return _passthrough(result)
 
     async def call_tool_raw(
@@ -256,23 +256,24 @@ class Gateway:
         request_id: Any,
         *,
         wire: bool = True,
-    ) -> dict[str, Any] | mcp_types.CallToolResult:
+    ) -> Outcome:
         """Check, call, audit; the downstream result as it came (``session`` gets relays).
 
         ``wire``: a stdio server's result may come as its wire dict (see
         :meth:`Backend.call_tool_wire`); else always the model.
         """
+        peer = None if session is None else CallerPeer(session, request_id)  # asked for input
         if self.audit is None:
             backend, found = await self._target(caller, server, tool)
-            return await self._call_checked(backend, found, arguments, session, request_id, wire)
+            return await self._call_checked(backend, found, arguments, caller, peer, wire)
         started = time.perf_counter()
         allowed = False
         is_error: bool | None = None
         try:
             backend, found = await self._target(caller, server, tool)
             allowed, is_error = True, True
-            result = await self._call_checked(backend, found, arguments, session, request_id, wire)
-            is_error = bool(result.get("isError") if isinstance(result, dict) else result.is_error)
+            result = await self._call_checked(backend, found, arguments, caller, peer, wire)
+            is_error = bool(result.get("isError") if isinstance(result, dict) else _failed(result))
             return result
         finally:
             self.audit.record(
@@ -299,10 +300,10 @@ class Gateway:
         backend: Backend,
         found: mcp_types.Tool | str,
         arguments: dict[str, Any] | str | None,
-        session: Any,
-        request_id: Any,
+        caller: Caller,
+        peer: CallerPeer | None,
         wire: bool,
-    ) -> dict[str, Any] | mcp_types.CallToolResult:
+    ) -> Outcome:
         """Read and check the arguments, call; a downstream's argument error gets the schema."""
         args = parse_arguments(arguments)
         if isinstance(found, str):
@@ -310,7 +311,7 @@ class Gateway:
         check_arguments(backend.name, found.name, found.input_schema, args)
         if found.execution is not None and found.execution.task_support == "required":
             raise TaskRequiredError(backend.name, found.name)  # front/tasks.py runs it as one
-        result = await self._call_backend(backend, found.name, args, session, request_id, wire)
+        result = await self._call_backend(backend, found.name, args, caller, peer, wire)
         return with_argument_help(result, backend.name, found.name, found.input_schema)
 
     async def _call_backend(
@@ -318,21 +319,28 @@ class Gateway:
         backend: Backend,
         tool: str,
         arguments: dict[str, Any] | None,
-        session: Any,
-        request_id: Any,
+        caller: Caller,
+        peer: CallerPeer | None,
         wire: bool,
-    ) -> dict[str, Any] | mcp_types.CallToolResult:
-        progress, on_log = relays(session, request_id) if session is not None else (None, None)
+    ) -> Outcome:
+        progress, on_log = (None, None) if peer is None else relays(peer.session, peer.request_id)
         call = backend.call_tool_wire if wire else backend.call_tool
-        peer = CALL_PEER.set(CallerPeer(session, request_id) if session is not None else None)
+
+        def once(
+            answers: Answers | None, progress: Any, on_log: Any
+        ) -> Coroutine[Any, Any, Outcome]:
+            return call(tool, arguments or {}, progress=progress, on_log=on_log, answers=answers)
+
         try:
-            result = await call(tool, arguments or {}, progress=progress, on_log=on_log)
+            result = await self.inputs.call(
+                backend.name, tool, caller.agent, peer, once, (progress, on_log)
+            )
         except GatewayError:
             raise
         except Exception as exc:  # the call's boundary: one error, naming the server, either route
             raise BackendError(backend.name, f"failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            CALL_PEER.reset(peer)
+        if isinstance(result, mcp_types.InputRequiredResult):
+            return result
         if isinstance(result, dict):
             meta = result.get("_meta")
             if isinstance(meta, dict) and not _CONNECTION_META.isdisjoint(meta):
@@ -371,9 +379,15 @@ class Gateway:
         }
 
 
-def _passthrough(result: mcp_types.CallToolResult) -> ToolResult:
+def _passthrough(result: CallOutcome) -> ToolResult:
     """Wrap the downstream result so fastmcp sends it as is (its exact wire form)."""
+    if isinstance(result, mcp_types.InputRequiredResult):
+        return InputRequiredToolResult(result)
     return ToolResult.from_mcp_result(result)
+
+
+def _failed(result: CallOutcome) -> bool:
+    return isinstance(result, mcp_types.CallToolResult) and result.is_error
 
 
 def _raw_headers() -> list[tuple[bytes, bytes]]:

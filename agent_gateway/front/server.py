@@ -61,6 +61,7 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            gateway.inputs.close()  # calls parked for a caller's answer end now
             await gateway.manager.close()
             timer.cancel()
 
