@@ -37,6 +37,12 @@ def _tool_error(exc: GatewayError) -> ToolError:
     return ToolError(error_text(exc), log_level=logging.DEBUG)
 
 
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0) -> FastMCP[Any]:
     """The FastMCP front server: meta-tools, direct tools, or both (``expose``).
 
@@ -58,9 +64,7 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
             yield
         finally:
             stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_all(tasks)
             gateway.inputs.close()  # calls parked for a caller's answer end now
             await gateway.manager.close()
             timer.cancel()
@@ -80,7 +84,6 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
     from agent_gateway.front.tasks import install_tasks
 
     install_state_store(mcp)
-
     install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
     direct = None
     if expose != "meta":
