@@ -30,6 +30,7 @@ from agent_gateway.core.errors import (
 from agent_gateway.core.hints import certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
+from agent_gateway.downstream.guard import CallGuard
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
@@ -103,6 +104,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
         self._drained.set()
         self._closing = False
         self.last_used = time.monotonic()
+        self.guard = CallGuard(self.name)  # maxConcurrency, maxQueue, circuit breaker
 
     # ----- state -----------------------------------------------------------------
 
@@ -318,7 +320,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
     ) -> dict[str, Any] | mcp_types.CallToolResult:
         relay = CALL_LOG.set(on_log)  # the request written below carries it (logroute)
         try:
-            async with self._request() as client:
+            async with self.guard.admit(self.spec.entry), self._request() as client:
                 logger.debug("Calling tool %r on %r.", tool, self.name)
                 timeout = self.spec.entry.timeout
                 if self._stdio is None:

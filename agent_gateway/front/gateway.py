@@ -32,6 +32,7 @@ from agent_gateway.core.errors import (
     UnknownToolError,
 )
 from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
+from agent_gateway.core.limits import RateLimits
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, hits
 from agent_gateway.downstream.backchannel import CALL_PEER
@@ -92,6 +93,7 @@ class Gateway:
         self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self._listeners: list[Callable[[], None]] = []
         self.changed = asyncio.Event()
+        self.rates = RateLimits()  # per agent, across policy reloads
         manager.set_tools_listener(lambda _server: self.notify_changed())
 
     def on_changed(self, listener: Callable[[], None]) -> None:
@@ -289,6 +291,8 @@ class Gateway:
         self, caller: Caller, server: str, tool: str
     ) -> tuple[Backend, mcp_types.Tool | str]:
         """The tool to call, or one of metaitems' protocol methods (server visibility only)."""
+        policy = self.policies.policy_for(caller.agent)  # its rate: calls per period, if any
+        self.rates.check(caller.agent, policy.rate_limit if policy else None, time.monotonic())
         if tool in ITEM_METHODS:
             return self.backend(caller, server), tool
         return await self.tool(caller, server, tool)
