@@ -117,6 +117,24 @@ def test_a_refusal_carries_the_last_error() -> None:
     assert refusal is not None and refusal.last_error == "did not answer in time"
 
 
+@pytest.mark.parametrize(
+    ("since", "counted"),
+    [
+        pytest.param([None, None, None], 3, id="timeouts-each-count"),
+        pytest.param([0.0, 0.0, 0.0], 1, id="calls-ended-by-one-crash-count-once"),
+        pytest.param([0.0, 1.5, 2.5], 3, id="crashes-of-calls-begun-after-the-last-count"),
+        pytest.param([0.0, 0.5, 1.5], 2, id="a-call-begun-before-the-last-failure-is-that-one"),
+    ],
+)
+def test_a_crash_seen_by_many_calls_in_flight_counts_once(
+    since: list[float | None], counted: int
+) -> None:
+    breaker = Breaker()
+    for i, began in enumerate(since):
+        breaker.failure(float(i + 1), "gone", BreakerSettings(failures=99), since=began)
+    assert breaker.failures == counted
+
+
 def test_zero_failures_turns_the_breaker_off() -> None:
     off = BreakerSettings(failures=0, cooldown=10.0)
     breaker = Breaker()

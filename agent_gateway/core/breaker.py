@@ -10,6 +10,11 @@
   (the cool-down starts from ``cooldown`` again), one that fails opens it
   again; one that ends without a verdict (cancelled) lets the next call probe.
 
+One event fails many calls at once: a crash ends every call in flight, a
+failed start fails every caller waiting for it. So a crash or start failure
+of a call that began before the last counted failure is the same event and
+does not count again (``since``); every timeout counts.
+
 ``failures`` 0 turns the breaker off. Tool errors (``isError`` results) are
 answers, not failures: the caller reports them as successes. Nothing here
 reads a clock: methods take ``now`` (seconds, monotonic).
@@ -54,6 +59,7 @@ class Breaker:
         self.trips = 0  # in a row, without a success between
         self.open_until = 0.0
         self.last_error: str | None = None
+        self.last_failure = float("-inf")  # when the last counted failure happened
         self._probe_out = False
 
     def check(self, now: float, settings: BreakerSettings) -> Refusal | None:
@@ -75,12 +81,19 @@ class Breaker:
         self.trips = 0
         self._probe_out = False
 
-    def failure(self, now: float, reason: str, settings: BreakerSettings) -> None:
+    def failure(
+        self, now: float, reason: str, settings: BreakerSettings, *, since: float | None = None
+    ) -> None:
+        """A failure at ``now``; ``since``: when the call began, if the failure was an event
+        shared by every call in flight (a crash, a failed start)."""
         self.last_error = reason
         if settings.failures <= 0:
             return
         if self.state is BreakerState.OPEN:
             return  # a call that was out before it tripped: it changes nothing
+        if since is not None and since < self.last_failure:
+            return  # the failure already counted, seen by one more call
+        self.last_failure = now
         self.failures += 1
         if self.state is BreakerState.HALF_OPEN or self.failures >= settings.failures:
             self._trip(now, settings)

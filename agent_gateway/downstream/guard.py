@@ -77,7 +77,7 @@ class CallGuard:
             verdict = True
         except _FAILURES as exc:
             verdict = False
-            self._failed(exc, settings)
+            self._failed(exc, settings, started)
             raise
         except BackendUnavailableError:
             raise
@@ -94,9 +94,10 @@ class CallGuard:
             elif verdict is None:
                 self.breaker.abandon()
 
-    def _failed(self, exc: BackendError, settings: BreakerSettings) -> None:
+    def _failed(self, exc: BackendError, settings: BreakerSettings, started: float) -> None:
         was_open = self.breaker.state is BreakerState.OPEN
-        self.breaker.failure(time.monotonic(), exc.reason, settings)
+        shared = None if isinstance(exc, BackendTimeoutError) else started  # one crash, many calls
+        self.breaker.failure(time.monotonic(), exc.reason, settings, since=shared)
         if self.breaker.state is BreakerState.OPEN and not was_open:
             logger.warning(
                 "Server %r failed %d times in a row: circuit breaker open for %gs.",
