@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/soak.py [--seconds 180] [--clients 8] [--json] [--stderr FILE]
 
-Starts ``agent-gateway serve --transport http`` (open mode) in a temp folder with two
-echo servers, ``a`` and ``b`` (tests/servers/echo_server.py), and connects ``--clients``
-fastmcp Clients. Each client calls ``call_tool`` back to back (a's ``echo``, b's
-``sleep`` for 20 ms, c's ``add`` when ``c`` exists). Meanwhile the config is saved
-atomically every ``--edit-every`` seconds, in turn adding or removing server ``c`` and
-changing an ``env`` value of ``b`` (which replaces b), and every ``--kill-every``
-seconds one downstream server, by the pid ``gateway_status`` shows, gets SIGKILL.
+Starts ``agent-gateway serve --transport http`` (open mode) in a temp folder with three
+echo servers, ``steady``, ``a`` and ``b`` (tests/servers/echo_server.py), and connects
+``--clients`` fastmcp Clients. Each client calls ``call_tool`` back to back, on a server
+picked at random (steady's and a's ``echo``, b's ``sleep`` for 20 ms, c's ``add`` while
+``c`` exists). Meanwhile the config is saved atomically every ``--edit-every`` seconds,
+in rounds of four edits: add server ``c``, change an ``env`` value of ``b`` (which
+replaces b), remove ``c``, change a's ``maxConcurrency`` (a keeps its process). Every
+``--kill-every`` seconds one downstream server other than ``steady``, by the pid
+``gateway_status`` shows, gets SIGKILL.
 
 A warm-up of the same load comes first; then the config is put back and the
 gateway's RSS and open file descriptors are read from /proc (clients connected and
@@ -136,6 +138,7 @@ def config_doc(edit: int) -> dict[str, Any]:
     replaced), remove c, change a's maxConcurrency (a keeps its process)."""
     times = {"timeout": SERVER_TIMEOUT, "startupTimeout": STARTUP_TIMEOUT}
     servers = {
+        "steady": {**echo_entry(), **times},  # never edited nor killed
         "a": {**echo_entry(), **times, "maxConcurrency": 16 - edit // 4 % 2},
         "b": {**echo_entry(), **times, "env": {"GEN": str((edit + 2) // 4)}},
     }
@@ -181,7 +184,11 @@ async def client_loop(url: str, n: int, tally: Tally, ctl: Control, hang_after: 
             if ctl.done:
                 return
             server, tool, args = rng.choice(
-                [("a", "echo", {"text": "x"}), ("b", "sleep", {"seconds": 0.02})]
+                [
+                    ("steady", "echo", {"text": "x"}),
+                    ("a", "echo", {"text": "x"}),
+                    ("b", "sleep", {"seconds": 0.02}),
+                ]
                 + ([("c", "add", {"a": 1, "b": 2})] if ctl.has_c else [])
             )
             params = {"server": server, "tool": tool, "arguments": args}
@@ -220,7 +227,8 @@ async def chaos(
             next_edit = now + args.edit_every
         if now >= next_kill:
             status = await control.call_tool_mcp("gateway_status", {})
-            pids = [s["pid"] for s in (status.structured_content or {}).get("servers", [])]
+            servers = (status.structured_content or {}).get("servers", [])
+            pids = [s["pid"] for s in servers if s["name"] != "steady"]
             live = [p for p in pids if p]
             if live:
                 with contextlib.suppress(ProcessLookupError):
@@ -232,21 +240,21 @@ async def chaos(
 
 
 async def settle(control: Client[Any], config: Path, gateway: int, ctl: Control) -> None:
-    """Put the first config back; wait until a and b answer and only their two processes run."""
+    """Put the first config back; wait until its three servers answer and only they run."""
     ctl.go.clear()
     ctl.has_c = False
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while ctl.inflight:
         await _tick(deadline, "the clients' last calls")
     save(config, 0)
-    for server in ("a", "b"):
+    for server in ("steady", "a", "b"):
         while True:
             args = {"server": server, "tool": "env", "arguments": {"name": "GEN"}}
             result = await control.call_tool_mcp("call_tool", args)
             if not result.is_error and text_of(result) in ("", "0"):
                 break
             await _tick(deadline, f"server {server!r} to answer from the first config")
-    while len([p for p in descendants(gateway) if start_time(p) is not None]) != 2:
+    while len([p for p in descendants(gateway) if start_time(p) is not None]) != 3:
         await _tick(deadline, "the removed and replaced servers to exit")
     previous = -1
     while (fds := sample(gateway)["fds"]) != previous:  # closed sockets settle
