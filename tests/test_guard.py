@@ -16,6 +16,8 @@ import anyio
 import pytest
 from conftest import Gateway, await_until, echo_server, start_gateway, write_config
 
+from agent_gateway.core.errors import ServerBusyError
+
 pytestmark = pytest.mark.anyio
 
 BUSY = "is busy: "
@@ -160,3 +162,41 @@ async def test_direct_tools_are_held_to_the_same_limits(tmp_path: Path) -> None:
         refused = await gw.client.call_tool_mcp("echo__echo", {"text": "3"})
         assert refused.is_error
         assert "over its call-rate limit of 2/min" in text_of(refused)
+
+
+# ----- the guard itself, in process: no slot is ever lost -------------------------------
+
+
+def entry(**keys: Any) -> Any:
+    from agent_gateway.core.config import StdioEntry
+
+    return StdioEntry.model_validate({"command": "x", **keys})
+
+
+async def test_a_queued_call_that_gives_up_or_is_cancelled_never_loses_a_slot() -> None:
+    from agent_gateway.downstream.guard import CallGuard
+
+    guard, limits = CallGuard("s"), entry(maxConcurrency=1, maxQueue=2, timeout=0.2)
+    release = anyio.Event()
+    inside: list[str] = []
+
+    async def hold(name: str) -> None:
+        async with guard.admit(limits):
+            inside.append(name)
+            await release.wait()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hold, "first")
+        await await_until(lambda: inside == ["first"], 5, "the first call to run")
+        with anyio.CancelScope() as scope:  # a queued call cancelled by its caller
+            scope.cancel()
+            await hold("cancelled")
+        with pytest.raises(
+            ServerBusyError, match=r"this call waited 0\.2s"
+        ):  # a queued call that times out
+            await hold("timed out")
+        assert (guard.running, guard.queued) == (1, 0)
+        release.set()
+    async with guard.admit(limits):
+        assert (guard.running, guard.queued) == (1, 0)
+    assert (guard.running, guard.queued, inside) == (0, 0, ["first"])
