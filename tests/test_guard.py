@@ -69,6 +69,9 @@ async def test_a_reload_that_changes_only_the_limit_keeps_the_process_and_applie
     async with start_gateway(tmp_path, {"echo": echo_server()}) as gw:
         assert not (await gw.downstream("echo", "echo", text="up")).is_error
         pid = (await gw.pids())["echo"]
+        # The first start wrote .agent-gateway/pins.json: let the watcher take that folder
+        # in before the edit (an edit made while it re-arms is picked up only by a later one).
+        await await_until(lambda: "/.agent-gateway" in gw.stderr(), 15, "the pins folder watch")
         write_config(tmp_path, {"echo": echo_server(maxConcurrency=1, maxQueue=0)})
 
         async def reloaded() -> bool:
