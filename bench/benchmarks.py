@@ -23,6 +23,7 @@ from typing import Any, TextIO
 import mcp_types
 import overhead
 import reload
+import soak
 from _harness import (
     ECHO,
     MANY,
@@ -65,11 +66,12 @@ class Plan:
     phase_s: float  # 4: seconds per throughput phase (two phases per path)
     reps: int  # 5, 6: cold starts per path
     edits: int  # 8: timed config saves
+    soak_s: float = 90.0  # 10: seconds of the measured soak (bench/soak.py; alone: 180)
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, calls=60, warmup=10, rounds=3, phase_s=1.0, reps=2, edits=6)
+            return cls(True, calls=60, warmup=10, rounds=3, phase_s=1.0, reps=2, edits=6, soak_s=20)
         return cls(False, calls=200, warmup=20, rounds=7, phase_s=2.5, reps=5, edits=16)
 
 
@@ -697,6 +699,67 @@ async def bench_sizes(plan: Plan, log: TextIO) -> Result:
     return Result(rows, notes, details)
 
 
+# ----- 10. soak -------------------------------------------------------------------------
+
+
+async def bench_soak(plan: Plan, log: TextIO) -> Result:
+    args = soak.parse_args(["--seconds", str(plan.soak_s)])
+    r = await soak.run(args, log)
+    problems = soak.failures(r, args)
+    grew = r["end"]["rss_mib"] - r["start"]["rss_mib"]
+    fds = r["end"]["fds"] - r["start"]["fds"]
+    rows = [
+        Row(
+            f"10 soak: calls/s, {args.clients} HTTP clients",
+            r["calls_per_s"],
+            None,
+            "/s",
+            has_ratio=False,
+            digits=1,
+        ),
+        Row("10 soak latency p50", r["p50_ms"], None, "ms", has_ratio=False, digits=1),
+        Row("10 soak latency p99", r["p99_ms"], None, "ms", has_ratio=False, digits=1),
+        Row("10 soak RSS growth", grew, None, "MiB", args.rss_margin, has_ratio=False, digits=1),
+        Row("10 soak open fd growth", fds, None, "fds", args.fd_margin, has_ratio=False, digits=0),
+        Row(
+            "10 soak processes left after shutdown",
+            len(r["left_after_shutdown"]),
+            None,
+            "",
+            0,
+            has_ratio=False,
+            digits=0,
+        ),
+        Row(
+            "10 soak calls hung past their timeout",
+            r["hung"],
+            None,
+            "",
+            0,
+            has_ratio=False,
+            digits=0,
+        ),
+        Row(
+            "10 soak errors with no next step",
+            r["unactionable"],
+            None,
+            "",
+            0,
+            has_ratio=False,
+            digits=0,
+        ),
+    ]
+    kinds = ", ".join(f"{k} {n}" for k, n in r["errors"].items()) or "none"
+    chaos = ", ".join(f"{k} {n}" for k, n in r["chaos"].items())
+    notes = [
+        f"10: {r['calls']:,} calls in {r['seconds']:g} s, {r['ok']:,} ok; errors: {kinds}; "
+        f"chaos: {chaos}; RSS {r['start']['rss_mib']:g} -> {r['end']['rss_mib']:g} MiB, "
+        f"fds {r['start']['fds']:g} -> {r['end']['fds']:g}"
+        + (f"; FAILED: {'; '.join(problems)}" if problems else "")
+    ]
+    return Result(rows, notes, {"soak": r})
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[Plan, TextIO], Awaitable[Result]]]] = {
     "overhead": ("per-call overhead, stdio front", bench_overhead),
     "http": ("per-call overhead, HTTP front", bench_http),
@@ -707,6 +770,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Plan, TextIO], Awaitable[Result]]]] =
     "memory": ("RSS idle and per connected server", bench_memory),
     "reload": ("reload latency", bench_reload),
     "sizes": ("tools/list and list_tools sizes", bench_sizes),
+    "soak": ("soak: HTTP clients under config edits and server kills", bench_soak),
 }
 
 __all__ = ["BENCHMARKS", "Plan", "progress"]

@@ -108,6 +108,28 @@ SHAPES = [
         id="gateway-keys-on-stdio",
     ),
     pytest.param(
+        {"mcpServers": {"x": {"command": "c"}}},
+        StdioEntry,
+        {"max_concurrency": 16, "max_queue": 64, "breaker_failures": 5, "breaker_cooldown": 30.0},
+        id="load-limits-default-to-16-running-64-waiting-5-failures-30s",
+    ),
+    pytest.param(
+        {
+            "mcpServers": {
+                "x": {
+                    "url": "u",
+                    "maxConcurrency": 2,
+                    "maxQueue": 0,
+                    "breakerFailures": 0,
+                    "breakerCooldown": 0.5,
+                }
+            }
+        },
+        RemoteEntry,
+        {"max_concurrency": 2, "max_queue": 0, "breaker_failures": 0, "breaker_cooldown": 0.5},
+        id="load-limits-on-remote",
+    ),
+    pytest.param(
         {"mcpServers": {"x": {"url": "u", "description": "d", "disabled": True, "timeout": 1}}},
         RemoteEntry,
         {"description": "d", "disabled": True, "timeout": 1.0},
@@ -458,6 +480,21 @@ ERRORS = [
         id="idle-timeout-negative",
     ),
     pytest.param(
+        {"mcpServers": {"x": {"command": "c", "maxConcurrency": 0}}},
+        ["mcpServers.x.maxConcurrency", "greater than or equal to 1"],
+        id="max-concurrency-zero",
+    ),
+    pytest.param(
+        {"mcpServers": {"x": {"command": "c", "maxQueue": -1}}},
+        ["mcpServers.x.maxQueue", "greater than or equal to 0"],
+        id="max-queue-negative",
+    ),
+    pytest.param(
+        {"mcpServers": {"x": {"command": "c", "breakerCooldown": 0}}},
+        ["mcpServers.x.breakerCooldown", "greater than 0"],
+        id="breaker-cooldown-zero",
+    ),
+    pytest.param(
         {"mcpServers": {"x": {"command": "c", "type": "sse"}}},
         ["mcpServers.x.type", "sse", "stdio"],
         id="sse-type-with-command",
@@ -510,6 +547,8 @@ WRONG_SCALAR_TYPES = [
     pytest.param({"timeout": True}, "timeout", id="timeout-boolean"),
     pytest.param({"timeout": "30"}, "timeout", id="timeout-string"),
     pytest.param({"startupTimeout": "120"}, "startupTimeout", id="startup-timeout-string"),
+    pytest.param({"maxConcurrency": 2.5}, "maxConcurrency", id="max-concurrency-fraction"),
+    pytest.param({"maxQueue": "8"}, "maxQueue", id="max-queue-string"),
     pytest.param({"disabled": "yes"}, "disabled", id="disabled-string"),
     pytest.param({"disabled": 1}, "disabled", id="disabled-number"),
 ]

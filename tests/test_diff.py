@@ -326,6 +326,22 @@ CASES = [
         id="every-bucket-at-once",
     ),
     pytest.param(
+        {"a": STDIO},
+        {},
+        {"a": {**STDIO, "maxConcurrency": 2, "maxQueue": 0}},
+        {},
+        {"described": ("a",)},
+        id="a-new-concurrency-limit-keeps-the-process",
+    ),
+    pytest.param(
+        {"a": STDIO},
+        {},
+        {"a": {**STDIO, "breakerFailures": 2, "breakerCooldown": 1}},
+        {},
+        {"described": ("a",)},
+        id="new-breaker-settings-keep-the-process",
+    ),
+    pytest.param(
         {"c": STDIO, "a": STDIO, "b": STDIO},
         {},
         {"z": STDIO, "y": STDIO, "x": STDIO},

@@ -337,7 +337,8 @@ def test_explain_agrees_with_the_decision(p: Policy, server: str, tool: str) -> 
 def test_unknown_top_level_key_is_an_error_listing_allowed_keys() -> None:
     with pytest.raises(PolicyError) as err:
         Policy.from_dict({"alow": {"servers": ["*"]}})
-    assert "unknown key 'alow' (allowed: description, allow, deny, tokens_sha256)" in str(err.value)
+    allowed = "description, allow, deny, tokens_sha256, rate"
+    assert f"unknown key 'alow' (allowed: {allowed})" in str(err.value)
 
 
 def test_unknown_nested_key_is_an_error_with_its_location() -> None:
@@ -449,6 +450,32 @@ def test_unknown_key_in_a_file_is_an_error_naming_the_file(tmp_path: Path) -> No
         PolicySet.from_dir(str(tmp_path), explicit=True)
     assert err.value.path == str(path)
     assert str(err.value).startswith(f"{path}: unknown key 'alow'")
+
+
+@pytest.mark.parametrize(
+    ("rate", "problem"),
+    [
+        ('"fast"', "is not a count per unit"),
+        ('"3/day"', "unknown unit 'day'"),
+        ('"0/min"', "at least 1"),
+        ("60", "valid string"),
+    ],
+)
+def test_an_invalid_rate_is_an_error_naming_the_file(
+    tmp_path: Path, rate: str, problem: str
+) -> None:
+    path = write(tmp_path, "bob.toml", f'rate = {rate}\n[allow]\nservers = ["*"]\n')
+    with pytest.raises(PolicyError) as err:
+        PolicySet.from_dir(str(tmp_path), explicit=True)
+    assert str(err.value).startswith(f"{path}: rate: ")
+    assert problem in str(err.value)
+
+
+def test_a_valid_rate_reads_as_a_count_per_period(tmp_path: Path) -> None:
+    write(tmp_path, "bob.toml", 'rate = "90/h"\n[allow]\nservers = ["*"]\n')
+    policy = PolicySet.from_dir(str(tmp_path), explicit=True).agents["bob"]
+    assert policy.rate_limit is not None
+    assert (policy.rate_limit.count, policy.rate_limit.period) == (90, 3600.0)
 
 
 def test_toml_syntax_error_reports_line_and_column(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def _warn_unmatched_tool_keys(policies: PolicySet, config: GatewayConfig | None)
                 if any(glob_match(key, name) for name in names):
                     continue
                 hint = (
-                    " A top-level key (tokens_sha256, description) must come before the "
+                    " A top-level key (tokens_sha256, rate, description) must come before the "
                     "first [table]."
                     if key in Policy.model_fields
                     else ""

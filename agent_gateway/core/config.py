@@ -35,6 +35,8 @@ IDE_ONLY_KEYS = ("autoApprove", "alwaysAllow", "disabledTools", "watchPaths", "d
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_STARTUP_TIMEOUT = 60.0
+DEFAULT_MAX_CONCURRENCY = 16
+DEFAULT_MAX_QUEUE = 64
 
 
 class _Entry(BaseModel):
@@ -48,6 +50,11 @@ class _Entry(BaseModel):
     startup_timeout: Annotated[float, Field(gt=0, alias="startupTimeout")] = DEFAULT_STARTUP_TIMEOUT
     idle_timeout: Annotated[float | None, Field(gt=0, alias="idleTimeout")] = None
     pin: Literal["tofu", "strict", "off"] = "tofu"  # tool pinning (core/pins.py)
+    # load control (downstream/guard.py): calls at once, calls waiting, the circuit breaker
+    max_concurrency: Annotated[int, Field(ge=1, alias="maxConcurrency")] = DEFAULT_MAX_CONCURRENCY
+    max_queue: Annotated[int, Field(ge=0, alias="maxQueue")] = DEFAULT_MAX_QUEUE
+    breaker_failures: Annotated[int, Field(ge=0, alias="breakerFailures")] = 5
+    breaker_cooldown: Annotated[float, Field(gt=0, alias="breakerCooldown")] = 30.0
 
 
 class StdioEntry(_Entry):

@@ -7,11 +7,13 @@ Every server name of either config lands in exactly one bucket:
 - ``changed``: in both, and something that affects the process or the
   connection differs (type, command, args, env after substitution, cwd, url,
   headers, timeouts, ``disabled``, or the spec's ``error``): replace it;
-- ``described``: in both, and only the ``description`` or ``pin`` differs:
-  keep the process, show the new text, judge its tools by the new pin mode;
+- ``described``: in both, and only the ``description``, ``pin`` or a load
+  limit (``maxConcurrency``, ``maxQueue``, ``breakerFailures``,
+  ``breakerCooldown``) differs: keep the process, show the new text, judge
+  its tools by the new pin mode, apply the new limits to the next call;
 - ``unchanged``: in both and identical: keep everything.
 
-The comparison uses the whole entry minus ``description`` and ``pin`` (see
+The comparison uses the whole entry minus those fields (see
 :func:`connection_key`), not a list of fields, so a field added to the
 config models later counts as a connection field by default.
 """
@@ -24,7 +26,9 @@ from dataclasses import dataclass
 from agent_gateway.core.config import GatewayConfig, ServerSpec
 
 # Entry fields that never affect the process or the connection.
-_NON_CONNECTION_FIELDS = frozenset({"description", "pin"})
+_NON_CONNECTION_FIELDS = frozenset(
+    {"description", "pin", "max_concurrency", "max_queue", "breaker_failures", "breaker_cooldown"}
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class ConfigDiff:
 def connection_key(spec: ServerSpec) -> tuple[str, str, str | None]:
     """Everything about ``spec`` that affects its process or connection, hashable.
 
-    The entry's class, its fields except ``description`` and ``pin`` as canonical JSON
+    The entry's class, its fields except the non-connection ones as canonical JSON
     (dict key order does not matter, list order does), and the spec's error.
     """
     entry = spec.entry

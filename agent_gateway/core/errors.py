@@ -12,6 +12,7 @@
     ├── UnknownRequestStateError  a retry's requestState is not one of this caller's calls
     ├── QuarantinedToolError   a tool, prompt or resource template new or changed since a
     │                          person approved it (pinning)
+    ├── RateLimitedError       an agent called faster than its policy's ``rate`` allows
     ├── NotFoundError          a server or tool the caller cannot see; the text depends
     │   ├── UnknownServerError   only on the name given, so a denied thing looks
     │   └── UnknownToolError     exactly like a missing one
@@ -19,7 +20,9 @@
         ├── BackendStartError    could not start or initialize (missing binary, unset var)
         ├── BackendCrashedError  the process exited or the connection dropped
         ├── BackendTimeoutError  no answer within the server's timeout
-        └── BackendUnavailableError  backing off after crashes, or draining after a reload
+        ├── BackendUnavailableError  backing off after crashes, or draining after a reload
+        │   └── CircuitOpenError     failing fast after consecutive failures (the breaker)
+        └── ServerBusyError      maxConcurrency calls running and the queue full
 
 Errors from the OS, httpx and the MCP SDK are translated in one place,
 ``downstream/translate.py``, with ``raise ... from exc``.
@@ -109,6 +112,30 @@ class BackendTimeoutError(BackendError):
 
 class BackendUnavailableError(BackendError):
     pass
+
+
+class CircuitOpenError(BackendUnavailableError):
+    """The server's circuit breaker is open; ``retry_after``: seconds until a probe call."""
+
+    def __init__(self, server: str, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(server, message)
+
+
+class ServerBusyError(BackendError):
+    """The server runs ``maxConcurrency`` calls and its queue is full; ``retry_after``: seconds."""
+
+    def __init__(self, server: str, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(server, message)
+
+
+class RateLimitedError(GatewayError):
+    """An agent is over its policy's call rate; ``retry_after``: seconds until the next call."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class QueryTooLongError(GatewayError):

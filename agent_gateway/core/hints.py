@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CA_VARIABLES", "certificate_hint"]
+from agent_gateway.core.errors import BackendError, BackendStartError
+
+__all__ = ["CA_VARIABLES", "certificate_hint", "with_certificate_hint"]
 
 CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 
@@ -31,3 +33,11 @@ def certificate_hint(text: str) -> str | None:
         f"{names} at your CA bundle in the gateway's environment (they are passed to stdio "
         'servers), or set them in this server\'s "env", or give it "inheritEnv": true.'
     )
+
+
+def with_certificate_hint(err: BackendError) -> BackendError:
+    """A start error whose text shows a certificate failure also says what to pass."""
+    hint = certificate_hint(f"{err.reason}\n{err.stderr_tail}")
+    if hint is None or hint in err.reason:
+        return err
+    return BackendStartError(err.server, f"{err.reason} {hint}", stderr_tail=err.stderr_tail)

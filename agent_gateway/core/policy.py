@@ -37,6 +37,7 @@ from pydantic_core import PydanticCustomError
 
 from agent_gateway.core.errors import PolicyError
 from agent_gateway.core.globs import MAX_NAME, glob_match
+from agent_gateway.core.limits import Rate, RateFormatError, parse_rate
 from agent_gateway.core.policy_files import read_policy_file
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -51,6 +52,14 @@ def _check_sha256(value: str) -> str:
             "must be a SHA-256 digest, 64 lowercase hex characters "
             "(agent-gateway token NAME prints one; never paste the token itself)",
         )
+    return value
+
+
+def _check_rate(value: str) -> str:
+    try:
+        parse_rate(value)
+    except RateFormatError as exc:
+        raise PydanticCustomError("rate", "{reason}", {"reason": str(exc)}) from exc
     return value
 
 
@@ -72,6 +81,12 @@ class Policy(BaseModel):
     allow: Rules = Rules()
     deny: Rules = Rules()
     tokens_sha256: tuple[Annotated[str, AfterValidator(_check_sha256)], ...] = ()
+    rate: Annotated[str, AfterValidator(_check_rate)] | None = None  # "60/min": calls allowed
+
+    @property
+    def rate_limit(self) -> Rate | None:
+        """The parsed ``rate`` (core/limits.py), or None when the agent is not limited."""
+        return None if self.rate is None else parse_rate(self.rate)
 
     @classmethod
     def from_dict(cls, data: Any, *, path: str | None = None) -> Policy:

@@ -27,9 +27,10 @@ from agent_gateway.core.errors import (
     BackendError,
     BackendStartError,
 )
-from agent_gateway.core.hints import certificate_hint
+from agent_gateway.core.hints import with_certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
+from agent_gateway.downstream.guard import CallGuard
 from agent_gateway.downstream.inputs import Answers
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
@@ -108,6 +109,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         self._drained.set()
         self._closing = False
         self.last_used = time.monotonic()
+        self.guard = CallGuard(self.name)  # maxConcurrency, maxQueue, circuit breaker
 
     # ----- state -----------------------------------------------------------------
 
@@ -227,7 +229,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
                     err = BackendStartError(
                         self.name, f"could not start: {err.reason}", stderr_tail=err.stderr_tail
                     )
-            err = _with_certificate_hint(err)
+            err = with_certificate_hint(err)
             self._record_failure(err.reason, logged=str(err))  # with its stderr tail
             raise err from exc
         self._client = client
@@ -329,7 +331,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         relay = CALL_LOG.set(on_log)  # the request written below carries it (logroute)
         answers = answers or Answers(None, None)
         try:
-            async with self._request() as client:
+            async with self.guard.admit(self.spec.entry), self._request() as client:
                 logger.debug("Calling tool %r on %r.", tool, self.name)
                 timeout = self.spec.entry.timeout
                 send = wire_sender(client.session) if self._stdio else None
@@ -390,11 +392,3 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         t = self._stdio
         if t is not None and t.pid is not None and t.returncode is None:
             kill_group(t.pid)
-
-
-def _with_certificate_hint(err: BackendError) -> BackendError:
-    """A start error whose text shows a certificate failure also says what to pass."""
-    hint = certificate_hint(f"{err.reason}\n{err.stderr_tail}")
-    if hint is None or hint in err.reason:
-        return err
-    return BackendStartError(err.server, f"{err.reason} {hint}", stderr_tail=err.stderr_tail)

@@ -17,7 +17,7 @@ from fastmcp.tools.base import Tool, ToolResult
 from pydantic import PrivateAttr
 
 from agent_gateway.core.names import direct_name, direct_uri
-from agent_gateway.front.gateway import _CONNECTION_META
+from agent_gateway.front.results import CONNECTION_META as _CONNECTION_META
 
 
 class DirectTool(Tool):

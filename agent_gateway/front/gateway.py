@@ -20,7 +20,7 @@ import mcp_types
 from fastmcp import Context
 from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_http_request
-from fastmcp.tools.base import InputRequiredToolResult, ToolResult
+from fastmcp.tools.base import ToolResult
 from pydantic import Field
 
 from agent_gateway.audit import AuditLog
@@ -33,9 +33,10 @@ from agent_gateway.core.errors import (
     UnknownToolError,
 )
 from agent_gateway.core.identity import Caller, agent_for_bearer, authorization_header, resolve
+from agent_gateway.core.limits import RateLimits
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.core.search import Candidate, check_query, hits
-from agent_gateway.downstream.backend import Answers, Backend, CallOutcome
+from agent_gateway.downstream.backend import Answers, Backend
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.backchannel import CallerPeer
@@ -44,22 +45,15 @@ from agent_gateway.front.metaitems import ITEM_METHODS, item_result
 from agent_gateway.front.redaction import redact_error_result, redact_tree
 from agent_gateway.front.relays import relays, request_of
 from agent_gateway.front.reloads import Reload
+from agent_gateway.front.results import failed as _failed
+from agent_gateway.front.results import passthrough as _passthrough
+from agent_gateway.front.results import without_connection_meta
 from agent_gateway.front.rounds import Outcome
 from agent_gateway.front.searching import Searcher
 
 logger = logging.getLogger("agent_gateway.front.gateway")
 
 RELOADS_KEPT = 20
-
-# Result _meta keys that describe the downstream connection, not the result.
-_CONNECTION_META = frozenset(
-    {
-        mcp_types.SERVER_INFO_META_KEY,
-        mcp_types.PROTOCOL_VERSION_META_KEY,
-        mcp_types.CLIENT_INFO_META_KEY,
-        mcp_types.CLIENT_CAPABILITIES_META_KEY,
-    }
-)
 
 AgentId = Annotated[
     str | None, Field(description="Your agent name, if this gateway is shared by several agents.")
@@ -92,6 +86,7 @@ class Gateway:
         self._listeners: list[Callable[[], None]] = []
         self.changed = asyncio.Event()
         self.inputs = InputRelay()  # input_required and parked calls (inputrelay.py)
+        self.rates = RateLimits()  # per agent, across policy reloads
         manager.set_tools_listener(lambda _server: self.notify_changed())
 
     def on_changed(self, listener: Callable[[], None]) -> None:
@@ -291,6 +286,8 @@ class Gateway:
         self, caller: Caller, server: str, tool: str
     ) -> tuple[Backend, mcp_types.Tool | str]:
         """The tool to call, or one of metaitems' protocol methods (server visibility only)."""
+        policy = self.policies.policy_for(caller.agent)  # its rate: calls per period, if any
+        self.rates.check(caller.agent, policy.rate_limit if policy else None, time.monotonic())
         if tool in ITEM_METHODS:
             return self.backend(caller, server), tool
         return await self.tool(caller, server, tool)
@@ -341,19 +338,7 @@ class Gateway:
             raise BackendError(backend.name, f"failed: {type(exc).__name__}: {exc}") from exc
         if isinstance(result, mcp_types.InputRequiredResult):
             return result
-        if isinstance(result, dict):
-            meta = result.get("_meta")
-            if isinstance(meta, dict) and not _CONNECTION_META.isdisjoint(meta):
-                kept = {k: v for k, v in meta.items() if k not in _CONNECTION_META}
-                result = (
-                    {**result, "_meta": kept}
-                    if kept
-                    else {k: v for k, v in result.items() if k != "_meta"}
-                )
-        elif result.meta and not _CONNECTION_META.isdisjoint(result.meta):
-            kept = {k: v for k, v in result.meta.items() if k not in _CONNECTION_META}
-            result = result.model_copy(update={"meta": kept or None})
-        return redact_error_result(result)
+        return redact_error_result(without_connection_meta(result))
 
     def gateway_status(self, agent_id: str | None) -> dict[str, Any]:
         caller = self.caller(agent_id)
@@ -377,17 +362,6 @@ class Gateway:
                 self.manager.status(n for n in self.manager.names() if n in visible)
             ),
         }
-
-
-def _passthrough(result: CallOutcome) -> ToolResult:
-    """Wrap the downstream result so fastmcp sends it as is (its exact wire form)."""
-    if isinstance(result, mcp_types.InputRequiredResult):
-        return InputRequiredToolResult(result)
-    return ToolResult.from_mcp_result(result)
-
-
-def _failed(result: CallOutcome) -> bool:
-    return isinstance(result, mcp_types.CallToolResult) and result.is_error
 
 
 def _raw_headers() -> list[tuple[bytes, bytes]]:
