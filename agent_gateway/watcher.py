@@ -50,6 +50,7 @@ class Reloader:
         pins = gateway.manager.pins
         self.pins_path = None if pins is None else Path(os.path.abspath(pins.path))
         self._lock = asyncio.Lock()
+        self.watching = False  # the watch loop runs: file changes will be seen (readiness)
 
     # ----- apply -----------------------------------------------------------------------
 
@@ -168,11 +169,19 @@ class Reloader:
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until ``stop`` is set. Restarts the watch when a watched folder appears
         (``policies/``, ``.agent-gateway/``) or goes."""
+        try:
+            await self._watch(stop)
+        finally:
+            self.watching = False
+
+    async def _watch(self, stop: asyncio.Event) -> None:
         from watchfiles import awatch
 
         while not stop.is_set():
             paths = self._watch_paths()
             logger.debug("Watching %s", ", ".join(paths))
+            # awatch sets up its watches in its first step, before it waits for a change.
+            self.watching = True
             try:
                 async for batch in awatch(
                     *paths,
