@@ -121,6 +121,11 @@ def _add_serve(sub: Subparsers) -> None:
         "needs the 'semantic' extra), auto (semantic when the extra is installed; default, "
         "or $AGENT_GATEWAY_SEARCH)",
     )
+    _add_serve_outputs(serve)
+
+
+def _add_serve_outputs(serve: argparse.ArgumentParser) -> None:
+    """Where the audit lines and the logs of ``serve`` go."""
     serve.add_argument(
         "--audit-log",
         metavar="PATH",
