@@ -267,3 +267,4 @@ async def test_two_replicas_behind_haproxy_share_one_configmap_and_survive_a_kil
             tg.start_soon(echo_calls, bob, "a", 5)
         assert await visible(alice) == ["a", "c"]
     assert len(r2.audited()) - before == 10
+    assert any(line.get("level") == "info" for line in r2.lines())  # logs too, as JSON
