@@ -4,13 +4,15 @@ What a Kubernetes Deployment of N replicas behind a Service does, without a
 cluster: two ``serve --transport http`` processes on loopback read the same
 files, laid out as the kubelet lays out a ConfigMap volume (``..data``
 symlinks, ``tests/configmap.py``), and HAProxy balances round-robin over
-them, health-checking ``/healthz?ready`` and retrying a refused connection
-on the other replica. Only server ``a`` is ever called (each start of a downstream costs seconds of
-CPU); ``b`` and ``c`` are there to be seen or hidden. Clients are fastmcp
-Clients of the sessionless
-2026-07-28 protocol (the default mode). Each replica writes its audit lines
-and JSON logs to stdout (``--audit-log - --log-output stdout``), which is how
-the test tells which replica served which call.
+them, health-checking ``/healthz?ready``, retrying a refused connection on
+the other replica, and sticking a handshake-era client to the replica that
+holds its session (by its ``Mcp-Session-Id``). Clients are fastmcp Clients
+of the sessionless 2026-07-28 protocol (the default mode), and one
+handshake-era client. Only server ``a`` is ever called (each start of a
+downstream costs seconds of CPU); ``b`` and ``c`` are there to be seen or
+hidden. Each replica writes its audit lines and JSON logs to stdout
+(``--audit-log - --log-output stdout``), which is how the test tells which
+replica served which call.
 
 HAProxy comes from Debian's packages (``make install-test`` installs it as
 root); without it the test is skipped, saying so.
@@ -141,10 +143,16 @@ frontend mcp
     default_backend gateways
 backend gateways
     balance roundrobin
+    # Session affinity for handshake-era clients: their Mcp-Session-Id lives in one
+    # replica. 2026-07-28 clients send none to stick on, so they still spread.
+    stick-table type string len 128 size 100k expire 1h
+    stick on req.hdr(mcp-session-id)
+    stick store-response res.hdr(mcp-session-id)
     option httpchk
     http-check send meth GET uri /healthz?ready ver HTTP/1.1 hdr Host localhost
     http-check expect status 200
-    default-server inter 200ms fall 1 rise 1
+    timeout check 3s
+    default-server inter 300ms fall 2 rise 1
 {servers}
 """
 
@@ -245,6 +253,10 @@ async def test_two_replicas_behind_haproxy_share_one_configmap_and_survive_a_kil
             assert await visible(anonymous) == ["b"]
         refused = httpx2.post(url, headers={"Authorization": "Bearer nobody"}, json={})
         assert refused.status_code == 401
+        # A handshake-era client keeps its session: the balancer sticks on its session id.
+        async with Client(url, auth=ALICE, timeout=30, mode="legacy") as legacy:
+            for _ in range(3):
+                assert await visible(legacy) == ["a", "b"]
 
         # A ConfigMap update (a ..data swap) reaches both replicas.
         started = time.monotonic()
