@@ -234,6 +234,8 @@ async def test_two_replicas_behind_haproxy_share_one_configmap_and_survive_a_kil
     volume, (r1, r2), url = cluster
     alice, bob, anonymous = clients(url)
     async with alice, bob, anonymous:
+        for client in (alice, bob, anonymous):  # sessionless: no replica holds their state
+            assert client.session.protocol_version == "2026-07-28"
         # Calls of two clients spread over both replicas; tokens and policies hold.
         async with anyio.create_task_group() as tg:
             tg.start_soon(echo_calls, alice, "a", 6)
@@ -255,6 +257,7 @@ async def test_two_replicas_behind_haproxy_share_one_configmap_and_survive_a_kil
         assert refused.status_code == 401
         # A handshake-era client keeps its session: the balancer sticks on its session id.
         async with Client(url, auth=ALICE, timeout=30, mode="legacy") as legacy:
+            assert legacy.session.protocol_version != "2026-07-28"
             for _ in range(3):
                 assert await visible(legacy) == ["a", "b"]
 
