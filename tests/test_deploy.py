@@ -18,7 +18,9 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +215,37 @@ def test_the_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
     assert sorted(p.rstrip("/") for p in copied) == sorted(allowed)
     for path in allowed:
         assert (REPO / path).exists()
+
+
+@pytest.mark.timeout(180)
+def test_the_build_context_alone_builds_the_whole_package(tmp_path: Path) -> None:
+    """What ``docker build`` sees (the files .dockerignore lets in) is enough for
+    ``pip install .``: build the wheel from a copy of just those, without Docker."""
+    context = tmp_path / "context"
+    context.mkdir()
+    for kind, value in dockerfile_instructions():
+        if kind == "COPY":
+            *sources, _ = shlex.split(value)
+            for source in sources:
+                src = REPO / source.rstrip("/")
+                if src.is_dir():
+                    ignore = shutil.ignore_patterns("__pycache__")
+                    shutil.copytree(src, context / src.name, ignore=ignore)
+                else:
+                    shutil.copy(src, context / src.name)
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(context)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = dist.glob("agent_gateway-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {str(p.relative_to(REPO)) for p in (REPO / "agent_gateway").rglob("*.py")}
+    assert modules <= names
+    assert "agent_gateway/py.typed" in names
 
 
 def _docker_engine() -> str | None:
