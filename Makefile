@@ -10,7 +10,7 @@ PORT ?= 8765
 # Test processes: most tests wait on real server subprocesses, so three share two cores well.
 PYTEST_WORKERS ?= 3
 
-.PHONY: run test install install-test lint typecheck pytest bench clean
+.PHONY: run test install install-test haproxy lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,19 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q -e '.[semantic]' mcp-server-time
 	@touch $@
 
-install-test: $(TEST_STAMP)
+install-test: $(TEST_STAMP) haproxy
+
+# The two-replica test (tests/test_replicas_e2e.py) puts HAProxy from Debian's packages in
+# front of two gateways. Installed when missing and we are root with apt-get; otherwise
+# that test skips, saying why.
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null 2>&1 || { \
+				apt-get update -qq >/dev/null && \
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } \
+			|| echo "note: could not install haproxy: the two-replica test will skip"; \
+		else echo "note: haproxy is missing (needs root and apt-get): the two-replica test will skip"; fi; }
 
 $(TEST_STAMP): pyproject.toml tests/npm/package.json $(wildcard tests/npm/package-lock.json) | $(BIN)/python
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q -e '.[test,semantic]'

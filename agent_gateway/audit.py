@@ -4,12 +4,15 @@ Each line names the caller, the server and tool, the decision and the outcome,
 and the call's argument names with the size of each value (its JSON
 encoding, in characters). The values themselves are written only with
 ``serve --audit-args``, and then through ``redact`` (no configured secret).
+The path ``-`` means stdout (HTTP mode only: a container's log collector
+reads it; audit lines carry ``allowed``, log lines ``level``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,11 +31,15 @@ class AuditLog:
         self.path = path
         self.values = values  # --audit-args: write argument values too
         self._redact = redact or (lambda data: data)
+        self._lock = threading.Lock()
+        self._owned = path != "-"
+        if not self._owned:
+            self._file: TextIO = sys.stdout
+            return
         try:
-            self._file: TextIO = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         except OSError as exc:
             raise ConfigError(f"cannot open the audit log: {exc.strerror}.", path=path) from exc
-        self._lock = threading.Lock()
 
     def record(
         self,
@@ -67,11 +74,14 @@ class AuditLog:
         try:
             with self._lock:
                 self._file.write(line)
+                if not self._owned:
+                    self._file.flush()  # a pipe to the log collector: no block buffering
         except OSError:
             logger.exception("Could not write to the audit log %s", self.path)
 
     def close(self) -> None:
-        self._file.close()
+        if self._owned:
+            self._file.close()
 
 
 def sizes_of(arguments: dict[str, Any]) -> dict[str, int]:

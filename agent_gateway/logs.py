@@ -1,4 +1,7 @@
-"""Logging to stderr only (stdout is the MCP channel in stdio mode), as text or JSON lines.
+"""Logging to stderr (stdout is the MCP channel in stdio mode), as text or JSON lines.
+
+Over HTTP, ``serve --log-output stdout`` sends them to stdout instead, for a
+container's log collector; the CLI refuses that in stdio mode.
 
 Every record passes :data:`REDACTOR` on its way out, at every level: the
 secret values of the loaded config (``env`` and ``headers`` values, URL
@@ -87,9 +90,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(level: str = "info", fmt: str = "text") -> None:
-    """Send our logs (and fastmcp's and the SDK's) to stderr at ``level``, redacted."""
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(level: str = "info", fmt: str = "text", output: str = "stderr") -> None:
+    """Send our logs (and fastmcp's and the SDK's) to stderr (or stdout) at ``level``,
+    redacted."""
+    handler = logging.StreamHandler(sys.stdout if output == "stdout" else sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from starlette.middleware import Middleware
@@ -23,7 +24,7 @@ from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.downstream.pinning import PinKeeper
 from agent_gateway.front.frontio import run_stdio
 from agent_gateway.front.gateway import Gateway
-from agent_gateway.front.httpfront import GuardMiddleware, is_loopback_bind
+from agent_gateway.front.httpfront import GuardMiddleware, Readiness, is_loopback_bind
 from agent_gateway.front.searching import Searcher
 from agent_gateway.front.server import build_server
 from agent_gateway.logs import REDACTOR
@@ -67,7 +68,8 @@ async def serve(
     if args.transport == "stdio":
         server_task = asyncio.create_task(run_stdio(server))
     else:
-        server_task = asyncio.create_task(server.run_async(**_http_options(args, gateway)))
+        options = _http_options(args, gateway, lambda: readiness(gateway, reloader))
+        server_task = asyncio.create_task(server.run_async(**options))
     stop_task = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -127,7 +129,26 @@ def _log_access(policies: PolicySet, agent: str | None) -> None:
         logger.warning("Agent %r sees nothing. %s", agent, policies.hint_for(agent))
 
 
-def _http_options(args: argparse.Namespace, gateway: Gateway) -> dict[str, Any]:
+def readiness(gateway: Gateway, reloader: Reloader) -> Readiness:
+    """Ready once the config and policies are loaded (they are, before the front starts)
+    and the watcher follows their files; counts and flags only, no names or paths."""
+    config, policies = gateway.manager.config, gateway.policies
+    last = gateway.reloads[-1] if gateway.reloads else None
+    detail = {
+        "config_loaded": True,
+        "servers": len(config.servers),
+        "policies_loaded": True,
+        "agents": len(policies.agents),
+        "open_mode": policies.open_mode,
+        "watching": reloader.watching,
+        "last_reload_ok": None if last is None else last.ok,
+    }
+    return Readiness(reloader.watching, detail)
+
+
+def _http_options(
+    args: argparse.Namespace, gateway: Gateway, ready: Callable[[], Readiness]
+) -> dict[str, Any]:
     """``run_async`` keyword arguments for the HTTP front, with its guard."""
     if not is_loopback_bind(args.host):
         logger.warning(
@@ -139,6 +160,7 @@ def _http_options(args: argparse.Namespace, gateway: Gateway) -> dict[str, Any]:
         GuardMiddleware,
         policies=lambda: gateway.policies,
         allowed_hosts=args.allowed_host or (),
+        readiness=ready,
     )
     logger.info("Serving MCP over HTTP at http://%s:%d/mcp", args.host, args.port)
     return {

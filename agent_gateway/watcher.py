@@ -8,6 +8,14 @@ one. An invalid file keeps everything running as it was; the attempt is
 recorded for ``gateway_status``. The pins (``.agent-gateway/pins.json`` next
 to the config) are read again when they change: an approval made with
 ``agent-gateway pins approve`` applies without a restart.
+
+A Kubernetes ConfigMap (or Secret) volume is updated without touching the
+files a pod sees: they are symlinks through ``..data``, and the kubelet
+renames a new ``..data`` symlink over the old one, then deletes the folder
+the old one pointed at. So a change of ``..data`` in a watched folder counts
+as a change of everything that lives under that folder, and restarts the
+watch: folders watched through the old link (``policies/`` as a symlink,
+``.agent-gateway/``) are gone.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ logger = logging.getLogger("agent_gateway.watcher")
 
 STEP_MS = 20
 DEBOUNCE_MS = 400
+SWAP_LINK = "..data"  # the symlink a ConfigMap volume update renames into place
 
 
 class Reloader:
@@ -41,6 +50,7 @@ class Reloader:
         pins = gateway.manager.pins
         self.pins_path = None if pins is None else Path(os.path.abspath(pins.path))
         self._lock = asyncio.Lock()
+        self.watching = False  # the watch loop runs: file changes will be seen (readiness)
 
     # ----- apply -----------------------------------------------------------------------
 
@@ -135,6 +145,8 @@ class Reloader:
 
     def _classify(self, path: str) -> tuple[bool, bool, bool]:
         p = Path(path)
+        if p.name == SWAP_LINK:
+            return self._swapped(p.parent)
         is_config = p == self.config_path
         is_policy = p == self.policies_path or (
             p.parent == self.policies_path
@@ -144,14 +156,32 @@ class Reloader:
         is_pins = self.pins_path is not None and p in (self.pins_path, self.pins_path.parent)
         return is_config, is_policy, is_pins
 
+    def _swapped(self, folder: Path) -> tuple[bool, bool, bool]:
+        """What lives under ``folder``, whose ``..data`` link was swapped (a ConfigMap update)."""
+        is_config = self.config_path.parent == folder
+        is_policy = folder in (self.policies_path, self.policies_path.parent)
+        is_pins = self.pins_path is not None and folder in (
+            self.pins_path.parent,
+            self.pins_path.parent.parent,
+        )
+        return is_config, is_policy, is_pins
+
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until ``stop`` is set. Restarts the watch when a watched folder appears
         (``policies/``, ``.agent-gateway/``) or goes."""
+        try:
+            await self._watch(stop)
+        finally:
+            self.watching = False
+
+    async def _watch(self, stop: asyncio.Event) -> None:
         from watchfiles import awatch
 
         while not stop.is_set():
             paths = self._watch_paths()
             logger.debug("Watching %s", ", ".join(paths))
+            # awatch sets up its watches in its first step, before it waits for a change.
+            self.watching = True
             try:
                 async for batch in awatch(
                     *paths,
@@ -163,14 +193,17 @@ class Reloader:
                     ignore_permission_denied=True,
                 ):
                     kinds = [self._classify(p) for _, p in batch]
-                    await self.reload(
-                        config=any(k[0] for k in kinds),
-                        policies=any(k[1] for k in kinds),
-                        pins=any(k[2] for k in kinds),
-                    )
-                    if self._watch_paths() != paths:
-                        # Watch the new folder; reload once more for edits made in the gap.
-                        await self.reload(config=False)
+                    touched = {
+                        "config": any(k[0] for k in kinds),
+                        "policies": any(k[1] for k in kinds),
+                        "pins": any(k[2] for k in kinds),
+                    }
+                    await self.reload(**touched)
+                    swapped = any(Path(p).name == SWAP_LINK for _, p in batch)
+                    if swapped or self._watch_paths() != paths:
+                        # Watch the new folders (the ones behind the new ..data too);
+                        # reload once more for edits made in the gap.
+                        await self.reload(config=swapped and touched["config"])
                         break
             except Exception:  # the watcher must survive anything; log and go on
                 logger.exception("The file watcher failed; restarting it")

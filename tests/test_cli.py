@@ -693,3 +693,57 @@ def test_an_interrupted_command_exits_1_not_130(
     monkeypatch.setattr(commands, "cmd_check", interrupted)
     code, _, err = run(capsys, "check")
     assert code == 1 and "Interrupted." in err
+
+
+# ----- serving a team: beyond loopback, stdout ----------------------------------------------
+
+
+def _serve_on_taken_port(capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, str, str]:
+    """``serve --transport http --host 0.0.0.0`` on a port in use: exit 1 (port) means the
+    command got past every refusal; nothing is served either way."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        return run(
+            capsys, "serve", "--transport", "http", "--host", "0.0.0.0", "--port", port, *flags
+        )
+
+
+@pytest.mark.parametrize("policies", [False, True], ids=["open-mode", "no-token"])
+def test_serve_beyond_loopback_without_any_token_refuses_to_start_with_exit_2(
+    capsys: pytest.CaptureFixture[str], policies: bool
+) -> None:
+    write_config({"echo": echo_server()})
+    if policies:
+        write_policy("default", '[allow]\nservers = ["*"]\n')
+    code, out, err = _serve_on_taken_port(capsys)
+    assert code == 2 and out == ""
+    assert "--insecure-no-auth" in err and "agent-gateway token AGENT" in err
+    assert "already in use" not in err  # refused before anything else
+
+
+def test_serve_beyond_loopback_starts_with_a_token_or_insecure_no_auth(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config({"echo": echo_server()})
+    code, _, err = _serve_on_taken_port(capsys, "--insecure-no-auth")
+    assert code == 1 and "already in use" in err, err
+    write_policy("alice", f'tokens_sha256 = ["{"a" * 64}"]\n[allow]\nservers = ["*"]\n')
+    code, _, err = _serve_on_taken_port(capsys)
+    assert code == 1 and "already in use" in err, err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--audit-log", "-"], ["--log-output", "stdout"], ["--log-output", "STDOUT"]],
+)
+def test_stdio_serve_refuses_to_write_logs_or_audit_to_stdout(
+    capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    write_config({"echo": echo_server()})
+    code, out, err = run(capsys, "serve", *flags)
+    assert code == 2 and out == ""
+    assert "stdout" in err and "MCP protocol in stdio mode" in err and "--transport http" in err

@@ -162,6 +162,18 @@ def test_healthz_answers_without_auth(gw: HttpGateway) -> None:
     assert r.status_code == 200
 
 
+def test_readiness_says_what_loaded_with_counts_and_no_names(gw: HttpGateway) -> None:
+    for path in ("/healthz?ready", "/readyz"):
+        r = httpx2.get(f"{gw.base}{path}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["status"] == "ready" and body["watching"] is True
+        assert (body["config_loaded"], body["policies_loaded"]) == (True, True)
+        assert (body["servers"], body["agents"], body["open_mode"]) == (2, len(POLICIES), False)
+        for name in ("alice", "bob", "/conf", "policies/", TOKEN_SHA):
+            assert name not in r.text
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,10 +17,12 @@ import pytest
 from agent_gateway.core.policy import PolicySet
 from agent_gateway.front.httpfront import (
     GuardMiddleware,
+    Readiness,
     host_allowed,
     host_name,
     is_loopback_bind,
     origin_allowed,
+    unauthenticated_exposure,
 )
 
 # --------------------------------------------------------------------------- host_name
@@ -157,6 +160,31 @@ def test_is_loopback_bind(host: str, loopback: bool) -> None:
 
 # --------------------------------------------------------------------------- the middleware
 
+
+@pytest.mark.parametrize(
+    ("host", "policies", "refused"),
+    [
+        ("0.0.0.0", None, True),  # open mode: no policies at all
+        ("0.0.0.0", {"default": {"allow": {"servers": ["*"]}}}, True),
+        ("::", {"default": {"allow": {"servers": ["*"]}}}, True),
+        ("10.1.2.3", {}, True),
+        ("0.0.0.0", {"alice": {"tokens_sha256": ["a" * 64]}}, False),
+        ("127.0.0.1", None, False),
+        ("localhost", {}, False),
+        ("::1", None, False),
+    ],
+)
+def test_binding_beyond_loopback_needs_a_token_in_some_policy(
+    host: str, policies: dict[str, Any] | None, refused: bool
+) -> None:
+    pset = PolicySet.open("policies") if policies is None else PolicySet.from_dicts(policies)
+    problem = unauthenticated_exposure(host, pset)
+    assert (problem is not None) == refused
+    if problem is not None:
+        assert "--insecure-no-auth" in problem and "agent-gateway token AGENT" in problem
+        assert host in problem
+
+
 TOKEN = "alice-token-0123456789"
 ALICE = {"allow": {"servers": ["a"]}, "tokens_sha256": [hashlib.sha256(TOKEN.encode()).hexdigest()]}
 
@@ -178,16 +206,21 @@ async def drive(
     headers: dict[str, str] | list[tuple[str, str]],
     path: str = "/mcp",
     allowed: tuple[str, ...] = (),
+    readiness: Callable[[], Readiness] | None = None,
 ) -> tuple[int, dict[str, str], Any, int]:
     """One request through GuardMiddleware: (status, headers, json body or None, reached)."""
     app = Stub()
     policies = PolicySet.from_dicts({"alice": ALICE})
-    guard = GuardMiddleware(app, policies=lambda: policies, allowed_hosts=allowed)
+    guard = GuardMiddleware(
+        app, policies=lambda: policies, allowed_hosts=allowed, readiness=readiness
+    )
     pairs = list(headers.items()) if isinstance(headers, dict) else headers
+    path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "method": "POST" if path == "/mcp" else "GET",
         "path": path,
+        "query_string": query.encode(),
         "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs],
     }
     sent: list[dict[str, Any]] = []
@@ -244,6 +277,43 @@ async def test_guard_middleware(
         assert "nobody-has-this" not in json.dumps(body)  # never echo the token
     if status == 200:
         assert body == {"status": "ok"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "ready", "status"),
+    [
+        ("/healthz?ready", False, 503),
+        ("/healthz?ready", True, 200),
+        ("/healthz?ready=1", False, 503),
+        ("/readyz", False, 503),
+        ("/readyz", True, 200),
+        ("/healthz", False, 200),  # liveness stays 200 while not ready
+        ("/healthz?other", False, 200),
+    ],
+)
+async def test_readiness_answers_503_until_ready_and_liveness_stays_200(
+    path: str, ready: bool, status: int
+) -> None:
+    detail = {"servers": 2, "agents": 1, "watching": ready}
+    got, _, body, reached = await drive(
+        {**LOCAL, "Authorization": "Bearer nobody-has-this"},
+        path,
+        readiness=lambda: Readiness(ready, detail),
+    )
+    assert (got, reached) == (status, 0)
+    if path.startswith("/healthz") and "ready" not in path:
+        assert body == {"status": "ok"}
+    else:
+        assert body == {"status": "ready" if ready else "not ready", **detail}
+
+
+@pytest.mark.anyio
+async def test_readiness_needs_a_loopback_or_allowed_host_like_every_request() -> None:
+    got, _, _, _ = await drive({"Host": "10.0.0.7:8765"}, "/readyz")
+    assert got == 403
+    got, _, body, _ = await drive({"Host": "10.0.0.7:8765"}, "/readyz", allowed=("10.0.0.7",))
+    assert (got, body["status"]) == (200, "ready")
 
 
 GOOD = f"Bearer {TOKEN}"

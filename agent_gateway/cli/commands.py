@@ -40,7 +40,11 @@ logger = logging.getLogger("agent_gateway.cli")
 # ----- serve ------------------------------------------------------------------------------
 
 
+USAGE = 2  # a command line the gateway refuses to run (documented exit code)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from agent_gateway.front.httpfront import unauthenticated_exposure
     from agent_gateway.front.searching import semantic_wanted
     from agent_gateway.serve import serve
 
@@ -51,6 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     config = load_config(args)
     policies = load_policies(args)
+    if args.transport == "http" and not args.insecure_no_auth:
+        problem = unauthenticated_exposure(args.host, policies)
+        if problem is not None:
+            err(f"error: {problem}")
+            return USAGE
     path, _ = policies_path(args)
     return int(asyncio.run(serve(args, config, policies, path)))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from agent_gateway.cli.parser import build_parser
+from agent_gateway.cli.parser import build_parser, serve_usage_error
 from agent_gateway.core.errors import ConfigError, GatewayError, PolicyError
 from agent_gateway.logs import redact, setup_logging
 
@@ -22,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "check" and args.tool and not args.server:
             parser.error("check: --tool needs --server (and --agent): the tool of which server?")
+        problem = serve_usage_error(args)
+        if problem is not None:
+            parser.error(problem)
     except SystemExit as exc:
         return int(exc.code or 0)
     from agent_gateway.cli import commands
@@ -31,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # imported; these commands import it anyway, so do it before ours replace them.
         import fastmcp  # noqa: F401
 
-    setup_logging(getattr(args, "log_level", "warning"), getattr(args, "log_format", "text"))
+    setup_logging(
+        getattr(args, "log_level", "warning"),
+        getattr(args, "log_format", "text"),
+        output=getattr(args, "log_output", "stderr"),
+    )
 
     handler = getattr(commands, f"cmd_{args.command}")
     try:

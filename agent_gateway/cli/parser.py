@@ -83,7 +83,16 @@ def _add_serve(sub: Subparsers) -> None:
         help="bind every call to this agent's policy ($AGENT_GATEWAY_AGENT)",
     )
     serve.add_argument("--transport", default="stdio", choices=["stdio", "http"])
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP bind address; beyond loopback, some policy must list a token",
+    )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="let --host bind beyond loopback although no policy lists a token",
+    )
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     serve.add_argument(
         "--allowed-host",
@@ -112,15 +121,48 @@ def _add_serve(sub: Subparsers) -> None:
         "needs the 'semantic' extra), auto (semantic when the extra is installed; default, "
         "or $AGENT_GATEWAY_SEARCH)",
     )
+    _add_serve_outputs(serve)
+
+
+def _add_serve_outputs(serve: argparse.ArgumentParser) -> None:
+    """Where the audit lines and the logs of ``serve`` go."""
     serve.add_argument(
         "--audit-log",
         metavar="PATH",
-        help="append one JSON line per call_tool: argument names and sizes, not values",
+        help="append one JSON line per call_tool: argument names and sizes, not values "
+        "('-': stdout, HTTP only)",
     )
     serve.add_argument(
         "--audit-args",
         action="store_true",
         help="--audit-log writes argument values too (configured secrets still redacted)",
+    )
+    serve.add_argument(
+        "--log-output",
+        default="stderr",
+        type=str.lower,
+        choices=["stderr", "stdout"],
+        help="where logs go (stdout: HTTP only; stdio's stdout is the protocol)",
+    )
+
+
+def serve_usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with a ``serve`` command line that parses, or None."""
+    if args.command != "serve" or args.transport != "stdio":
+        return None
+    to_stdout = [
+        flag
+        for flag, on in (
+            ("--audit-log -", args.audit_log == "-"),
+            ("--log-output stdout", args.log_output == "stdout"),
+        )
+        if on
+    ]
+    if not to_stdout:
+        return None
+    return (
+        f"serve: {' and '.join(to_stdout)} would write to stdout, which carries the MCP "
+        "protocol in stdio mode. Use --transport http, or write to a file or stderr."
     )
 
 

@@ -4,7 +4,10 @@ A pure ASGI middleware in front of fastmcp's streamable-HTTP app:
 - a request whose ``Host`` or ``Origin`` is not a loopback name (localhost,
   127.0.0.1, [::1], any port) and not listed with ``--allowed-host`` gets 403
   (DNS-rebinding protection);
-- ``GET /healthz`` answers 200 without auth;
+- ``GET /healthz`` answers 200 without auth (liveness);
+- ``GET /healthz?ready`` (or ``/readyz``) answers 200 once the config and
+  policies are loaded and the watcher follows their files, 503 before, with a
+  small JSON body of counts and flags (no name, path or secret): readiness;
 - a request with more than one ``Authorization`` header gets 400;
 - an ``Authorization: Bearer`` token that matches no agent gets 401, never a
   downgrade to "no identity".
@@ -17,8 +20,9 @@ import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from agent_gateway.core.errors import DuplicateHeaderError, IdentityError
 from agent_gateway.core.identity import agent_for_bearer, authorization_header
@@ -60,6 +64,25 @@ def origin_allowed(origin: str | None, allowed: Iterable[str] = ()) -> bool:
     return name in LOOPBACK_NAMES or name in {a.lower() for a in allowed}
 
 
+@dataclass(frozen=True)
+class Readiness:
+    """Whether this replica may take traffic, and what it has loaded (counts and flags only)."""
+
+    ready: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {"status": "ready" if self.ready else "not ready", **self.detail}
+
+
+def wants_readiness(path: str, query_string: bytes) -> bool:
+    """``/readyz``, or ``/healthz`` with a ``ready`` query parameter (any value)."""
+    if path == "/readyz":
+        return True
+    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    return path == "/healthz" and "ready" in query
+
+
 def is_loopback_bind(host: str) -> bool:
     name = host_name(host)
     if name in LOOPBACK_NAMES:
@@ -70,8 +93,25 @@ def is_loopback_bind(host: str) -> bool:
         return False  # a DNS name (even "127.evil.com") is not known to be loopback
 
 
+def unauthenticated_exposure(host: str, policies: PolicySet) -> str | None:
+    """Why ``serve --host HOST`` must not start with these policies, or None when it may.
+
+    Beyond loopback, a gateway whose policies list no token at all lets anyone who
+    reaches the port call as ``default.toml`` (or everything, in open mode).
+    """
+    if is_loopback_bind(host) or policies.token_agents:
+        return None
+    return (
+        f"--host {host} makes the gateway reachable from other machines, but no policy "
+        "lists a token (tokens_sha256), so every caller would be anonymous. Give each "
+        "agent a token with 'agent-gateway token AGENT' and paste its tokens_sha256 line "
+        "into policies/AGENT.toml, or pass --insecure-no-auth to serve without any "
+        "(only behind a proxy that authenticates)."
+    )
+
+
 class GuardMiddleware:
-    """ASGI middleware: Host/Origin check, bearer check, /healthz."""
+    """ASGI middleware: Host/Origin check, bearer check, /healthz and readiness."""
 
     def __init__(
         self,
@@ -79,10 +119,12 @@ class GuardMiddleware:
         *,
         policies: Callable[[], PolicySet],
         allowed_hosts: Iterable[str] = (),
+        readiness: Callable[[], Readiness] | None = None,
     ) -> None:
         self.app = app
         self.policies = policies
         self.allowed_hosts = tuple(allowed_hosts)
+        self.readiness = readiness or (lambda: Readiness(True))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,6 +146,10 @@ class GuardMiddleware:
                     "name, or start the gateway with --allowed-host NAME."
                 },
             )
+            return
+        if wants_readiness(scope["path"], scope.get("query_string", b"")):
+            state = self.readiness()
+            await _respond(send, 200 if state.ready else 503, state.body())
             return
         if scope["path"] == "/healthz":
             await _respond(send, 200, {"status": "ok"})
