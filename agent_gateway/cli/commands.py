@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_gateway.cli.files import cmd_init, cmd_token
+from agent_gateway.cli.login import cmd_login, cmd_logout
 from agent_gateway.cli.output import (
     counted,
     dumps,
@@ -289,6 +290,8 @@ __all__ = [
     "cmd_call",
     "cmd_check",
     "cmd_init",
+    "cmd_login",
+    "cmd_logout",
     "cmd_pins",
     "cmd_serve",
     "cmd_token",

@@ -23,14 +23,12 @@ import mcp_types
 
 from agent_gateway.compat import wire_sender
 from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
-from agent_gateway.core.errors import (
-    BackendError,
-    BackendStartError,
-)
+from agent_gateway.core.errors import BackendError, BackendStartError, LoginRequiredError
 from agent_gateway.core.hints import certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.lifecycle import Lifecycle
+from agent_gateway.downstream.logingate import OAuthGate
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
 from agent_gateway.downstream.procgroup import describe_exit, kill_group
@@ -62,7 +60,7 @@ logger = logging.getLogger("agent_gateway.downstream.backend")
 __all__ = ["Backend", "LogFn", "ProgressFn", "State", "backoff_delay", "warm_imports"]
 
 
-class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
+class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, OAuthGate):
     """The live connection to one configured server."""
 
     def __init__(
@@ -185,7 +183,12 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
         from agent_gateway.downstream.stdio import RelaySession
 
         router = LogRouter(self.name)  # per session: its requests, its log lines
-        transport = self._make_transport(routed_session(RelaySession, router))
+        try:
+            transport = self._make_transport(routed_session(RelaySession, router))
+        except LoginRequiredError as exc:  # an OAuth server with no login: nothing to try
+            self._record_failure(exc.reason)
+            self._wait_for_login()
+            raise
         client: Client[Any] = Client(
             transport,
             name=f"agent-gateway:{self.name}",
@@ -208,8 +211,10 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
                 )
             else:
                 code = await self._exit_code()
-                err = translate_backend_error(
-                    self.name, _root_cause(exc), stderr_tail=self._current_stderr()
+                err = self._login_error(
+                    translate_backend_error(
+                        self.name, _root_cause(exc), stderr_tail=self._current_stderr()
+                    )
                 )
                 if code is not None:
                     err = BackendStartError(
@@ -223,6 +228,8 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
                     )
             err = _with_certificate_hint(err)
             self._record_failure(err.reason, logged=str(err))  # with its stderr tail
+            if isinstance(err, LoginRequiredError):
+                self._wait_for_login()
             raise err from exc
         self._client = client
         self._tools = None
@@ -253,7 +260,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
             return self._stdio
         assert isinstance(entry, RemoteEntry)
         kind = RelaySSETransport if entry.type == "sse" else RelayHttpTransport
-        remote = kind(entry.url, headers=dict(entry.headers))
+        remote = kind(entry.url, headers=dict(entry.headers), auth=self._oauth())
         remote.session_class = session_class
         return remote
 
