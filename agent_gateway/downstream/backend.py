@@ -23,7 +23,7 @@ import mcp_types
 
 from agent_gateway.compat import wire_sender
 from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
-from agent_gateway.core.errors import BackendError, BackendStartError, LoginRequiredError
+from agent_gateway.core.errors import BackendError, BackendStartError
 from agent_gateway.core.hints import certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
@@ -184,21 +184,17 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, OAuthGate
 
         router = LogRouter(self.name)  # per session: its requests, its log lines
         try:
+            # An OAuth server with no login fails here already (LoginRequiredError).
             transport = self._make_transport(routed_session(RelaySession, router))
-        except LoginRequiredError as exc:  # an OAuth server with no login: nothing to try
-            self._record_failure(exc.reason)
-            self._wait_for_login()
-            raise
-        client: Client[Any] = Client(
-            transport,
-            name=f"agent-gateway:{self.name}",
-            message_handler=_notifications_class()(self.invalidate_tools),
-            log_handler=router.deliver,
-            init_timeout=self.spec.entry.startup_timeout,
-            timeout=self.spec.entry.timeout,
-        )
-        self._transport = transport
-        try:
+            client: Client[Any] = Client(
+                transport,
+                name=f"agent-gateway:{self.name}",
+                message_handler=_notifications_class()(self.invalidate_tools),
+                log_handler=router.deliver,
+                init_timeout=self.spec.entry.startup_timeout,
+                timeout=self.spec.entry.timeout,
+            )
+            self._transport = transport
             with anyio.fail_after(self.spec.entry.startup_timeout):
                 await client.__aenter__()  # type: ignore[no-untyped-call]
         except Exception as exc:
@@ -228,8 +224,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, OAuthGate
                     )
             err = _with_certificate_hint(err)
             self._record_failure(err.reason, logged=str(err))  # with its stderr tail
-            if isinstance(err, LoginRequiredError):
-                self._wait_for_login()
+            self._login_failed(err)
             raise err from exc
         self._client = client
         self._tools = None

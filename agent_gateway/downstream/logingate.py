@@ -58,6 +58,11 @@ class OAuthGate:
         file = self._login_file()
         self._login_wait = (None if file is None else file.stamp(),)
 
+    def _login_failed(self, err: BackendError) -> None:
+        """A recorded failure: when it wants a login, wait for one."""
+        if isinstance(err, LoginRequiredError):
+            self._wait_for_login()
+
     def _login_changed(self) -> bool:
         """Not waiting for a login, or the awaited login arrived (then retry at once)."""
         waiting = self._login_wait
