@@ -8,7 +8,6 @@ prints, and a stdio gateway subprocess called by a fastmcp Client.
 
 from __future__ import annotations
 
-import os
 import stat
 import time
 from pathlib import Path
