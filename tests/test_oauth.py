@@ -159,6 +159,7 @@ async def test_a_refused_refresh_means_needs_login_until_a_new_login_without_res
         await login_here(config, "s", state)
         async with start_gateway(tmp_path, servers, env=state_env(state)) as gw:
             assert not (await gw.downstream("s", "whoami")).is_error
+            old = stored_tokens(state, "s")
             server.revoke_refresh_tokens()
             deadline = time.time() + 2.5
             await await_until(lambda: time.time() > deadline, 5, "the access token to expire")
@@ -175,6 +176,8 @@ async def test_a_refused_refresh_means_needs_login_until_a_new_login_without_res
             assert not result.is_error, text_of(result)
             stderr = gw.stderr()
         assert server.stats()["refresh_failures"] >= 1
+    assert "Traceback" not in stderr  # a wanted login is one warning line, not a crash
+    assert old["access_token"] not in stderr and old["refresh_token"] not in stderr
     assert_no_token_text(state, "s", stderr)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 import webbrowser
@@ -44,6 +45,18 @@ if TYPE_CHECKING:
 REFRESH_MARGIN = 30.0  # refresh this long before expiry (at most a quarter of the lifetime)
 CALLBACK_HOST = "localhost"
 REFUSED = "its login expired or was revoked (the authorization server refused the refresh token)."
+
+
+class _QuietWhenLoginNeeded(logging.Filter):
+    """The SDK logs every failed flow with a traceback; a wanted login is no crash (the
+    Backend logs one line for it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, LoginRequiredError)
+
+
+logging.getLogger("mcp.client.auth.oauth2").addFilter(_QuietWhenLoginNeeded())
 
 
 class _StoredOAuth(OAuth):
