@@ -45,7 +45,13 @@ class AuthServer:
             return dict(json.load(r))
 
     def revoke_refresh_tokens(self) -> None:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/test/revoke", method="POST")
+        self._post("/test/revoke")
+
+    def revoke_access_tokens(self) -> None:
+        self._post("/test/revoke-access")
+
+    def _post(self, path: str) -> None:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method="POST")
         with urllib.request.urlopen(req, timeout=5):
             pass
 

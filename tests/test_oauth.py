@@ -148,6 +148,25 @@ async def test_the_gateway_refreshes_an_expiring_token_while_it_runs(
     assert_no_token_text(state, "s", stderr)
 
 
+async def test_a_revoked_access_token_is_refreshed_not_answered_with_needs_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    with auth_server(tmp_path / "as.log") as server:
+        servers = {"s": {"url": server.url, "auth": "oauth"}}
+        config = write_oauth_config(tmp_path, servers)
+        monkeypatch.setenv("XDG_STATE_HOME", str(state))
+        await login_here(config, "s", state)
+        async with start_gateway(tmp_path, servers, env=state_env(state)) as gw:
+            assert not (await gw.downstream("s", "whoami")).is_error
+            server.revoke_access_tokens()  # the token still looks valid to the gateway: 401
+            result = await gw.downstream("s", "whoami")
+            assert not result.is_error, text_of(result)
+            stderr = gw.stderr()
+        assert server.stats()["refreshes"] == 1
+    assert_no_token_text(state, "s", stderr)
+
+
 async def test_a_refused_refresh_means_needs_login_until_a_new_login_without_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

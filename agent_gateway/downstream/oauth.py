@@ -100,15 +100,26 @@ class ServingOAuth(_StoredOAuth):
     async def async_auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        """The SDK's flow, refreshing early; and when the server refuses a token that looked
+        valid (it revoked the access token, or restarted), one refresh before giving up:
+        the SDK itself would go straight to a new browser login."""
         self._expire_early()
-        async with aclosing(super().async_auth_flow(request)) as flow:
-            response: Any = None
-            while True:
-                try:
-                    sent = await flow.asend(response)
-                except StopAsyncIteration:
-                    return
-                response = yield sent
+        retried = False
+        while True:
+            try:
+                async with aclosing(super().async_auth_flow(request)) as flow:
+                    response: Any = None
+                    while True:
+                        try:
+                            sent = await flow.asend(response)
+                        except StopAsyncIteration:
+                            return
+                        response = yield sent
+            except LoginRequiredError:
+                if retried or not self.context.can_refresh_token():
+                    raise
+                retried, self.refused = True, None
+                self.context.token_expiry_time = time.time() - 1  # refresh first, then retry
 
     def _expire_early(self) -> None:
         """Treat a token close to its expiry as expired, so the SDK refreshes it now."""

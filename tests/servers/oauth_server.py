@@ -13,7 +13,8 @@ use), revocation. Environment:
   pre-registered confidential client and its one redirect URI.
 
 Test routes (no auth): ``POST /test/revoke`` forgets every refresh token (the
-next refresh gets ``invalid_grant``); ``GET /test/stats`` counts registrations,
+next refresh gets ``invalid_grant``); ``POST /test/revoke-access`` forgets every
+access token (the next call gets 401, a refresh still works); ``GET /test/stats`` counts registrations,
 code exchanges and refreshes.
 """
 
@@ -93,6 +94,11 @@ def build(port: int) -> FastMCP:
     @mcp.custom_route("/test/revoke", methods=["POST"])
     async def revoke(request: Request) -> JSONResponse:
         provider.refresh_tokens.clear()
+        return JSONResponse({"ok": True})
+
+    @mcp.custom_route("/test/revoke-access", methods=["POST"])
+    async def revoke_access(request: Request) -> JSONResponse:
+        provider.access_tokens.clear()
         return JSONResponse({"ok": True})
 
     @mcp.custom_route("/test/stats", methods=["GET"])
