@@ -14,8 +14,8 @@ use), revocation. Environment:
 
 Test routes (no auth): ``POST /test/revoke`` forgets every refresh token (the
 next refresh gets ``invalid_grant``); ``POST /test/revoke-access`` forgets every
-access token (the next call gets 401, a refresh still works); ``GET /test/stats`` counts registrations,
-code exchanges and refreshes.
+access token (the next call gets 401, a refresh still works); ``GET /test/stats``
+counts registrations, code exchanges and refreshes.
 """
 
 from __future__ import annotations
