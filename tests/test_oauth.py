@@ -218,3 +218,23 @@ async def test_a_server_never_logged_in_needs_login_and_the_gateway_registers_no
             "refresh_failures": 0,
         }
     assert not token_file(state, "s").exists()
+
+
+async def test_in_direct_mode_a_new_login_brings_the_servers_tools_without_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    with auth_server(tmp_path / "as.log") as server:
+        servers = {"s": {"url": server.url, "auth": "oauth"}}
+        args = ["--expose", "direct", "--list-wait", "0"]
+        async with start_gateway(tmp_path, servers, args=args, env=state_env(state)) as gw:
+            assert [t.name for t in await gw.client.list_tools()] == []
+            await login_here(gw.config, "s", state)
+
+            async def listed() -> bool:
+                return [t.name for t in await gw.client.list_tools()] == ["s__whoami"]
+
+            await await_until(listed, 15, "the logged-in server's tools")
+            result = await gw.client.call_tool_mcp("s__whoami", {})
+            assert not result.is_error, text_of(result)
