@@ -238,3 +238,23 @@ async def test_in_direct_mode_a_new_login_brings_the_servers_tools_without_resta
             await await_until(listed, 15, "the logged-in server's tools")
             result = await gw.client.call_tool_mcp("s__whoami", {})
             assert not result.is_error, text_of(result)
+
+
+async def test_a_new_login_replaces_the_one_a_running_session_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    with auth_server(tmp_path / "as.log") as server:
+        servers = {"s": {"url": server.url, "auth": "oauth"}}
+        config = write_oauth_config(tmp_path, servers)
+        await login_here(config, "s", state)
+        async with start_gateway(tmp_path, servers, env=state_env(state)) as gw:
+            first = text_of(await gw.downstream("s", "whoami"))
+            await login_here(config, "s", state)  # registers a new client
+            second = text_of(await gw.downstream("s", "whoami"))
+            (status,) = (await gw.data("gateway_status"))["servers"]
+            stderr = gw.stderr()
+    assert first.startswith("client ") and second.startswith("client ") and first != second
+    assert status["restarts"] == 0 and status["state"] == "ready"  # the same session
+    assert_no_token_text(state, "s", stderr)

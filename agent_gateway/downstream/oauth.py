@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from fastmcp.client.auth import OAuth
 from fastmcp.client.oauth_callback import OAuthCallbackResult, create_oauth_callback_server
-from mcp.shared.auth import AuthorizationCodeResult
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
 
 from agent_gateway.core.config import ServerSpec, oauth_entry
 from agent_gateway.core.errors import GatewayError, LoginRequiredError
@@ -85,6 +85,7 @@ class ServingOAuth(_StoredOAuth):
     def __init__(self, spec: ServerSpec, file: TokenFile) -> None:
         # The gateway never registers a client: a registration belongs with its login.
         super().__init__(spec, file, keep_client=True)
+        self.file = file
         # Set when a person is needed. The HTTP client's task group may end the session
         # with a bare "connection closed": the Backend asks here what really happened.
         self.refused: LoginRequiredError | None = None
@@ -103,6 +104,7 @@ class ServingOAuth(_StoredOAuth):
         """The SDK's flow, refreshing early; and when the server refuses a token that looked
         valid (it revoked the access token, or restarted), one refresh before giving up:
         the SDK itself would go straight to a new browser login."""
+        self._take_new_login()
         self._expire_early()
         retried = False
         while True:
@@ -120,6 +122,19 @@ class ServingOAuth(_StoredOAuth):
                     raise
                 retried, self.refused = True, None
                 self.context.token_expiry_time = time.time() - 1  # refresh first, then retry
+
+    def _take_new_login(self) -> None:
+        """A new ``agent-gateway login`` replaced the file: use its client and tokens now
+        (and never overwrite them with a refresh of the old ones)."""
+        if self.context.current_tokens is None or not self.file.changed():
+            return
+        tokens, client = self.file.tokens(), self.file.client()
+        if tokens is None or client is None:
+            return
+        ctx = self.context
+        ctx.client_info = OAuthClientInformationFull.model_validate(client)
+        ctx.current_tokens = OAuthToken.model_validate(tokens)
+        ctx.token_expiry_time = self.file.expires_at()
 
     def _expire_early(self) -> None:
         """Treat a token close to its expiry as expired, so the SDK refreshes it now."""

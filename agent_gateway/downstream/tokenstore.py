@@ -48,6 +48,7 @@ class TokenFile:
         self.url = url
         self.path = path
         self._memory: dict[str, Any] = {}
+        self.seen: Stamp | None = None  # the stamp of what this object last read or wrote
 
     @classmethod
     def of(cls, server: str, url: str) -> TokenFile:
@@ -58,6 +59,7 @@ class TokenFile:
         """The stored collections (``{collection: {key: {"value", "expires_at"}}}``)."""
         if self.path is None:
             return self._memory
+        self.seen = self.stamp()
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -77,6 +79,7 @@ class TokenFile:
             self._memory = entries
             return
         write_private(self.path, {"server": self.server, "url": self.url, "entries": entries})
+        self.seen = self.stamp()
 
     def delete(self) -> bool:
         """Forget the login; True when there was a file."""
@@ -99,9 +102,17 @@ class TokenFile:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
+    def changed(self) -> bool:
+        """Written by someone else (a new ``login``) since this object last read or wrote it?"""
+        return self.path is not None and self.stamp() != self.seen
+
     def tokens(self) -> dict[str, Any] | None:
         """The stored token response, if any."""
         return _value(self.read(), TOKENS)
+
+    def client(self) -> dict[str, Any] | None:
+        """The stored client registration, if any."""
+        return _value(self.read(), CLIENT)
 
     def expires_at(self) -> float | None:
         found = _value(self.read(), EXPIRY)
