@@ -40,7 +40,7 @@ def test_login_registers_a_client_and_stores_the_tokens_in_a_private_file(tmp_pa
         config = write_oauth_config(tmp_path, {"s": {"url": server.url, "auth": "oauth"}})
         done = login(config, "s", state)
         assert done.returncode == 0, done.stderr
-        assert "Logged in to 's' (1 tools)" in done.stdout
+        assert "Logged in to 's' (1 tool)" in done.stdout
         stats = server.stats()
     assert stats["registrations"] == 1 and stats["logins"] == 1
     path = token_file(state, "s")

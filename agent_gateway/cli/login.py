@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from agent_gateway.cli.output import err, load_config, out
+from agent_gateway.cli.output import counted, err, load_config, out
 from agent_gateway.core.config import GatewayConfig, ServerSpec, oauth_entry
 from agent_gateway.core.errors import GatewayError
 
@@ -52,7 +52,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
         raise translate_backend_error(spec.name, _root_cause(exc)) from exc
     path = TokenFile.of(spec.name, getattr(spec.entry, "url", "")).path
-    out(f"Logged in to {spec.name!r} ({count} tools). The login is stored in {path}.")
+    out(f"Logged in to {spec.name!r} ({counted(count, 'tool')}). The login is stored in {path}.")
     out("A running gateway uses it on its next call to the server; no restart needed.")
     return 0
 
