@@ -15,6 +15,7 @@ from agent_gateway.core.config import (
     RemoteEntry,
     ServerSpec,
     StdioEntry,
+    oauth_entry,
     substitute,
 )
 from agent_gateway.core.errors import ConfigError, GatewayError
@@ -798,3 +799,48 @@ def test_remote_entries_are_untouched_by_path_resolution() -> None:
     data = {"mcpServers": {"r": {"url": "http://h/mcp"}}}
     config = GatewayConfig.from_dict(data, base_dir=BASE)
     assert config.servers["r"].entry == GatewayConfig.from_dict(data).servers["r"].entry
+
+
+# --- OAuth keys (remote servers) --------------------------------------------------------
+
+
+def test_a_remote_entry_may_ask_for_oauth_with_a_pre_registered_client() -> None:
+    entry = {
+        "url": "https://mcp.example.com/mcp",
+        "auth": "oauth",
+        "clientId": "${CLIENT_ID}",
+        "clientSecret": "${CLIENT_SECRET}",
+        "scopes": ["read", "write"],
+        "callbackPort": 33418,
+    }
+    spec = one(entry, {"CLIENT_ID": "gateway-app", "CLIENT_SECRET": "s3cr3t-value"})
+    assert isinstance(spec.entry, RemoteEntry) and spec.error is None
+    assert spec.entry.auth == "oauth" and spec.entry.client_id == "gateway-app"
+    assert spec.entry.client_secret == "s3cr3t-value" and spec.entry.scopes == ["read", "write"]
+    assert spec.entry.callback_port == 33418
+    assert oauth_entry(spec) is spec.entry
+
+
+def test_an_unset_client_secret_variable_marks_only_that_server_failed() -> None:
+    spec = one({"url": "https://m.example.com/mcp", "auth": "oauth", "clientSecret": "${NOPE}"})
+    assert spec.error is not None and "NOPE" in spec.error
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"auth": "basic"},
+        {"auth": "oauth", "callbackPort": 70000},
+        {"auth": "oauth", "clientId": ""},
+    ],
+    ids=["unknown-auth", "port-out-of-range", "empty-client-id"],
+)
+def test_bad_oauth_keys_are_errors_with_the_json_path(extra: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match=r"mcpServers\.x\."):
+        one({"url": "https://m.example.com/mcp", **extra})
+
+
+def test_oauth_keys_do_not_go_with_a_command() -> None:
+    config = GatewayConfig.from_dict({"mcpServers": {"x": {"command": "npx", "auth": "oauth"}}})
+    assert any("'auth'" in w for w in config.warnings)
+    assert oauth_entry(config.servers["x"]) is None

@@ -163,3 +163,9 @@ def test_redact_tree_cleans_every_string_of_a_json_like_value() -> None:
     assert redactor.redact_tree(data) == {
         "servers": [{"error": f"bad {R}", "pid": 3, "ok": True, "tail": None}]
     }
+
+
+def test_an_oauth_client_secret_is_a_secret_of_its_server() -> None:
+    entry = {"url": "https://m.example.com/mcp", "auth": "oauth", "clientSecret": "${S}"}
+    config = GatewayConfig.from_dict({"mcpServers": {"x": entry}}, environ={"S": "oauth-s3cret"})
+    assert "oauth-s3cret" in secrets_of(config.servers["x"])

@@ -16,6 +16,7 @@ from typing import Any
 import mcp_types
 
 from agent_gateway.cli.files import cmd_init, cmd_token
+from agent_gateway.cli.login import cmd_login, cmd_logout
 from agent_gateway.cli.output import (
     counted,
     dumps,
@@ -303,6 +304,8 @@ __all__ = [
     "cmd_call",
     "cmd_check",
     "cmd_init",
+    "cmd_login",
+    "cmd_logout",
     "cmd_pins",
     "cmd_serve",
     "cmd_token",

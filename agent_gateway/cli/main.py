@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     from agent_gateway.cli import commands
 
-    if args.command in ("serve", "tools", "call"):
+    if args.command in ("serve", "tools", "call", "login"):
         # fastmcp installs its own (rich, non-propagating) log handlers when first
         # imported; these commands import it anyway, so do it before ours replace them.
         import fastmcp  # noqa: F401

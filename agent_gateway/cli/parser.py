@@ -27,6 +27,8 @@ examples:
   agent-gateway check --agent reviewer --server github --tool delete_repo
   agent-gateway pins                                # review what pinning holds
   agent-gateway pins approve github create_issue
+  agent-gateway login                               # which OAuth servers need a login
+  agent-gateway login github                        # log in once (browser flow)
 
 exit codes: 0 ok, 1 error (config, policies, a server, a port in use), 2 usage,
             3 denied (check --server only); no other is used
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_debug_commands(sub)
     _add_file_commands(sub)
     _add_pins(sub)
+    _add_login(sub)
     return parser
 
 
@@ -255,3 +258,34 @@ def _add_pins(sub: Subparsers) -> None:
             metavar="ITEM",
             help="TOOL, prompt:NAME or template:URI_TEMPLATE; default: everything held",
         )
+
+
+def _add_login(sub: Subparsers) -> None:
+    """``login`` and ``logout`` (cli/login.py): OAuth logins of remote servers."""
+    login = sub.add_parser(
+        "login",
+        help="log in to a server that uses OAuth; alone: list which need a login",
+        description='Log in to SERVER (an entry with "auth": "oauth") once, in a browser: '
+        "the URL is printed and opened, the answer comes back to a port on this machine, "
+        "and the tokens are stored (mode 0600) in your state folder, where a running "
+        "gateway picks them up. Without SERVER: list the OAuth servers and their logins.",
+    )
+    _add_files(login)
+    login.add_argument("server", nargs="?")
+    login.add_argument(
+        "--no-browser", action="store_true", help="only print the URL (open it yourself)"
+    )
+    login.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the browser to come back (default 300)",
+    )
+    logout = sub.add_parser(
+        "logout",
+        help="forget the stored OAuth login of a server",
+        description="Delete the stored tokens of SERVER; the gateway then needs a new login.",
+    )
+    _add_files(logout)
+    logout.add_argument("server")

@@ -71,6 +71,11 @@ class RemoteEntry(_Entry):
     type: Literal["http", "streamable-http", "sse"] = "http"
     url: Annotated[str, Field(min_length=1)]
     headers: dict[str, str] = Field(default_factory=dict)
+    auth: Literal["oauth"] | None = None  # "oauth": tokens from `agent-gateway login`
+    client_id: Annotated[str | None, Field(alias="clientId", min_length=1)] = None
+    client_secret: Annotated[str | None, Field(alias="clientSecret")] = None
+    scopes: list[str] | str | None = None
+    callback_port: Annotated[int | None, Field(alias="callbackPort", gt=0, lt=65536)] = None
 
 
 ServerEntry = StdioEntry | RemoteEntry
@@ -327,7 +332,8 @@ def _json_type(value: Any) -> str:
 def substitute_entry(
     entry: StdioEntry | RemoteEntry, variables: Variables
 ) -> tuple[StdioEntry | RemoteEntry, Unresolved]:
-    """Substitute variables in command, args, env, cwd, envFile, url and headers."""
+    """Substitute variables in command, args, env, cwd, envFile, url, headers and the
+    OAuth client id and secret."""
     unresolved = Unresolved()
 
     def sub(s: str) -> str:
@@ -348,9 +354,19 @@ def substitute_entry(
             update={
                 "url": sub(entry.url),
                 "headers": {k: sub(v) for k, v in entry.headers.items()},
+                "client_id": sub(entry.client_id) if entry.client_id is not None else None,
+                "client_secret": (
+                    sub(entry.client_secret) if entry.client_secret is not None else None
+                ),
             }
         )
     return new, unresolved
+
+
+def oauth_entry(spec: ServerSpec) -> RemoteEntry | None:
+    """The entry of a server that uses OAuth (``"auth": "oauth"``), else None."""
+    entry = spec.entry
+    return entry if isinstance(entry, RemoteEntry) and entry.auth == "oauth" else None
 
 
 def default_config_path(explicit: str | None, environ: Mapping[str, str]) -> str:
@@ -365,6 +381,7 @@ __all__ = [
     "StdioEntry",
     "config_dir",
     "default_config_path",
+    "oauth_entry",
     "substitute",
     "substitute_entry",
 ]

@@ -18,6 +18,7 @@
     │   └── UnknownToolError     exactly like a missing one
     └── BackendError           a downstream server failed; names the server
         ├── BackendStartError    could not start or initialize (missing binary, unset var)
+        │   └── LoginRequiredError   an OAuth server with no usable login (``agent-gateway login``)
         ├── BackendCrashedError  the process exited or the connection dropped
         ├── BackendTimeoutError  no answer within the server's timeout
         ├── BackendUnavailableError  backing off after crashes, or draining after a reload
@@ -100,6 +101,20 @@ class BackendError(GatewayError):
 
 class BackendStartError(BackendError):
     pass
+
+
+class LoginRequiredError(BackendStartError):
+    """An OAuth server has no login, or its refresh token was refused: a person must log in.
+
+    The serving gateway never opens a browser; the text names the command to run.
+    """
+
+    def __init__(self, server: str, why: str) -> None:
+        super().__init__(
+            server,
+            f"needs login: {why} Run `agent-gateway login {server}` in a terminal; "
+            "the gateway uses the new login without a restart.",
+        )
 
 
 class BackendCrashedError(BackendError):

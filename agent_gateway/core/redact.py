@@ -131,7 +131,8 @@ def secrets_of(spec: ServerSpec) -> set[str]:
     if isinstance(entry, StdioEntry):
         return set(entry.env.values()) | arg_secrets(entry.args)
     if isinstance(entry, RemoteEntry):
-        return header_secrets(entry.headers) | url_secrets(entry.url)
+        found = header_secrets(entry.headers) | url_secrets(entry.url)
+        return found | ({entry.client_secret} if entry.client_secret else set())
     return set()  # pragma: no cover - the two entry kinds above are all there are
 
 

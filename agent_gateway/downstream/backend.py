@@ -23,16 +23,14 @@ import mcp_types
 
 from agent_gateway.compat import await_monitored, wire_sender
 from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
-from agent_gateway.core.errors import (
-    BackendError,
-    BackendStartError,
-)
+from agent_gateway.core.errors import BackendError, BackendStartError
 from agent_gateway.core.hints import with_certificate_hint
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.guard import CallGuard
 from agent_gateway.downstream.inputs import Answers
 from agent_gateway.downstream.lifecycle import Lifecycle
+from agent_gateway.downstream.logingate import OAuthGate
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
 from agent_gateway.downstream.procgroup import describe_exit, kill_group
@@ -68,7 +66,7 @@ __all__ = ["Answers", "Backend", "CallOutcome", "LogFn", "ProgressFn", "State"]
 __all__ += ["backoff_delay", "warm_imports"]
 
 
-class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, DownstreamTasks):
+class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, DownstreamTasks, OAuthGate):
     """The live connection to one configured server."""
 
     def __init__(
@@ -192,18 +190,19 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         from agent_gateway.downstream.stdio import RelaySession
 
         router = LogRouter(self.name)  # per session: its requests, its log lines
-        transport = self._make_transport(routed_session(RelaySession, router))
-        client: Client[Any] = Client(
-            transport,
-            name=f"agent-gateway:{self.name}",
-            message_handler=_notifications_class()(self.invalidate_tools),
-            log_handler=router.deliver,
-            extensions=self._task_extensions(),  # notifications/tasks/status (tasks.py)
-            init_timeout=self.spec.entry.startup_timeout,
-            timeout=self.spec.entry.timeout,
-        )
-        self._transport = transport
         try:
+            # An OAuth server with no login fails here already (LoginRequiredError).
+            transport = self._make_transport(routed_session(RelaySession, router))
+            client: Client[Any] = Client(
+                transport,
+                name=f"agent-gateway:{self.name}",
+                message_handler=_notifications_class()(self.invalidate_tools),
+                log_handler=router.deliver,
+                extensions=self._task_extensions(),  # notifications/tasks/status (tasks.py)
+                init_timeout=self.spec.entry.startup_timeout,
+                timeout=self.spec.entry.timeout,
+            )
+            self._transport = transport
             with anyio.fail_after(self.spec.entry.startup_timeout):
                 await client.__aenter__()  # type: ignore[no-untyped-call]
         except Exception as exc:
@@ -216,8 +215,10 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
                 )
             else:
                 code = await self._exit_code()
-                err = translate_backend_error(
-                    self.name, _root_cause(exc), stderr_tail=self._current_stderr()
+                err = self._login_error(
+                    translate_backend_error(
+                        self.name, _root_cause(exc), stderr_tail=self._current_stderr()
+                    )
                 )
                 if code is not None:
                     err = BackendStartError(
@@ -231,6 +232,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
                     )
             err = with_certificate_hint(err)
             self._record_failure(err.reason, logged=str(err))  # with its stderr tail
+            self._login_failed(err)
             raise err from exc
         self._client = client
         self._tools = None
@@ -261,7 +263,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
             return self._stdio
         assert isinstance(entry, RemoteEntry)
         kind = RelaySSETransport if entry.type == "sse" else RelayHttpTransport
-        remote = kind(entry.url, headers=dict(entry.headers))
+        remote = kind(entry.url, headers=dict(entry.headers), auth=self._oauth())
         remote.session_class = session_class
         return remote
 

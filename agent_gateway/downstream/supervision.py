@@ -23,6 +23,7 @@ from agent_gateway.core.errors import (
     BackendStartError,
     BackendTimeoutError,
     BackendUnavailableError,
+    LoginRequiredError,
 )
 from agent_gateway.downstream.procgroup import describe_exit
 from agent_gateway.downstream.session import (
@@ -71,6 +72,14 @@ class Supervised:
     successor: Any
     _on_tools_changed: Callable[[str], None] | None
 
+    if TYPE_CHECKING:  # provided by OAuthGate (logingate.py)
+
+        def _wait_for_login(self) -> None: ...
+
+        def _login_changed(self) -> bool: ...
+
+        def _login_error(self, err: BackendError) -> BackendError: ...
+
     def _current_stderr(self) -> str:
         t = self._stdio
         return t.stderr_tail() if t is not None else self.stderr_tail
@@ -81,6 +90,7 @@ class Supervised:
             not self._closing
             and not self.spec.disabled
             and self.spec.error is None
+            and self._login_changed()
             and time.monotonic() >= self._retry_at
         )
 
@@ -95,6 +105,8 @@ class Supervised:
             )
         if self.spec.error is not None:
             raise BackendStartError(self.name, f"cannot start: {self.spec.error}")
+        if not self._login_changed():  # waiting for `agent-gateway login`: no backoff, no retry
+            raise BackendStartError(self.name, self.last_error or "needs login.")
         wait = self._retry_at - time.monotonic()
         if wait > 0:
             raise BackendUnavailableError(
@@ -146,7 +158,12 @@ class Supervised:
         return t.returncode
 
     async def _request_failed(self, client: Client[Any], exc: Exception) -> BackendError:
-        err = translate_backend_error(self.name, _root_cause(exc))
+        err = self._login_error(translate_backend_error(self.name, _root_cause(exc)))
+        if isinstance(err, LoginRequiredError):  # a refresh was refused mid-session
+            if self._client is client:
+                self._crashed(err.reason)
+            self._wait_for_login()
+            return err
         if isinstance(err, BackendTimeoutError):
             limit = self.spec.entry.timeout
             return BackendTimeoutError(
