@@ -136,7 +136,8 @@ async def test_the_gateway_refreshes_an_expiring_token_while_it_runs(
         await login_here(config, "s", state)
         first = stored_tokens(state, "s")["access_token"]
         async with start_gateway(tmp_path, servers, env=state_env(state)) as gw:
-            assert not (await gw.downstream("s", "whoami")).is_error
+            first_call = await gw.downstream("s", "whoami")
+            assert not first_call.is_error, text_of(first_call)
             deadline = time.time() + 2.5
             await await_until(lambda: time.time() > deadline, 5, "the access token to expire")
             result = await gw.downstream("s", "whoami")
