@@ -122,6 +122,14 @@ def _add_serve(sub: Subparsers) -> None:
         action="store_true",
         help="--audit-log writes argument values too (configured secrets still redacted)",
     )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve Prometheus metrics at http://127.0.0.1:N/metrics (the HTTP front also "
+        "answers GET /metrics on its own port)",
+    )
+    serve.add_argument("--metrics-host", default="127.0.0.1", help="--metrics-port bind address")
 
 
 def _add_check(sub: Subparsers) -> None:

@@ -222,6 +222,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
                         self.name, f"could not start: {err.reason}", stderr_tail=err.stderr_tail
                     )
             err = _with_certificate_hint(err)
+            self.events.start_failed(self.name)
             self._record_failure(err.reason, logged=str(err))  # with its stderr tail
             raise err from exc
         self._client = client
@@ -229,6 +230,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
         self._failed = False
         self._connected_at = time.monotonic()
         self.starts += 1
+        self.events.started(self.name, restart=self.starts > 1)
         logger.info("Server %r started (pid %s).", self.name, self.pid)
         return client
 
@@ -322,9 +324,12 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
                 logger.debug("Calling tool %r on %r.", tool, self.name)
                 timeout = self.spec.entry.timeout
                 if self._stdio is None:
-                    result = await client.call_tool_mcp(
-                        tool, arguments, progress_handler=progress, timeout=timeout
-                    )
+                    from fastmcp.telemetry import suppress_fastmcp_telemetry
+
+                    with suppress_fastmcp_telemetry():  # the gateway's span says it (tracing.py)
+                        result = await client.call_tool_mcp(
+                            tool, arguments, progress_handler=progress, timeout=timeout
+                        )
                 elif (send := wire_sender(client.session)) is not None:
                     raw: dict[str, Any] = await send(tool, arguments, timeout, progress)
                     result = checked_wire(self.name, raw)

@@ -40,10 +40,12 @@ from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.backchannel import CallerPeer
 from agent_gateway.front.metaitems import ITEM_METHODS, item_result
+from agent_gateway.front.observing import Observer, downstream_s
 from agent_gateway.front.redaction import redact_error_result, redact_tree
 from agent_gateway.front.relays import relays, request_of
 from agent_gateway.front.reloads import Reload
 from agent_gateway.front.searching import Searcher
+from agent_gateway.metrics import GatewayMetrics
 
 if TYPE_CHECKING:
     pass
@@ -82,7 +84,10 @@ class Gateway:
         searcher: Searcher | None = None,
     ) -> None:
         self.audit = audit
+        self.metrics = GatewayMetrics()
+        self.observer = Observer(manager, lambda: self.policies, self.metrics, audit, launch_agent)
         self.searcher = searcher or Searcher()
+        self.searcher.metrics = self.metrics
         self.http = http
         self.manager = manager
         self.policies = policies
@@ -256,34 +261,16 @@ class Gateway:
         *,
         wire: bool = True,
     ) -> dict[str, Any] | mcp_types.CallToolResult:
-        """Check, call, audit; the downstream result as it came (``session`` gets relays).
-
-        ``wire``: a stdio server's result may come as its wire dict (see
+        """Check, call, observe (observing.py); the downstream result as it came (``session``
+        gets relays). ``wire``: a stdio server's result may come as its wire dict (see
         :meth:`Backend.call_tool_wire`); else always the model.
         """
-        if self.audit is None:
+        with self.observer.call(caller, server, tool, arguments) as watch:
             backend, found = await self._target(caller, server, tool)
-            return await self._call_checked(backend, found, arguments, session, request_id, wire)
-        started = time.perf_counter()
-        allowed = False
-        is_error: bool | None = None
-        try:
-            backend, found = await self._target(caller, server, tool)
-            allowed, is_error = True, True
+            watch.resolved()
             result = await self._call_checked(backend, found, arguments, session, request_id, wire)
-            is_error = bool(result.get("isError") if isinstance(result, dict) else result.is_error)
+            watch.result(result)
             return result
-        finally:
-            self.audit.record(
-                agent=caller.agent,
-                identified_by=caller.how,
-                server=server,
-                tool=tool,
-                allowed=allowed,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                is_error=is_error,
-                arguments=arguments,
-            )
 
     async def _target(
         self, caller: Caller, server: str, tool: str
@@ -322,6 +309,7 @@ class Gateway:
         progress, on_log = relays(session, request_id) if session is not None else (None, None)
         call = backend.call_tool_wire if wire else backend.call_tool
         peer = CALL_PEER.set(CallerPeer(session, request_id) if session is not None else None)
+        started = time.perf_counter()
         try:
             result = await call(tool, arguments or {}, progress=progress, on_log=on_log)
         except GatewayError:
@@ -330,6 +318,7 @@ class Gateway:
             raise BackendError(backend.name, f"failed: {type(exc).__name__}: {exc}") from exc
         finally:
             CALL_PEER.reset(peer)
+            downstream_s(time.perf_counter() - started)
         if isinstance(result, dict):
             meta = result.get("_meta")
             if isinstance(meta, dict) and not _CONNECTION_META.isdisjoint(meta):

@@ -4,7 +4,9 @@ A pure ASGI middleware in front of fastmcp's streamable-HTTP app:
 - a request whose ``Host`` or ``Origin`` is not a loopback name (localhost,
   127.0.0.1, [::1], any port) and not listed with ``--allowed-host`` gets 403
   (DNS-rebinding protection);
-- ``GET /healthz`` answers 200 without auth;
+- ``GET /healthz`` answers 200 without auth, and so does ``GET /metrics``
+  (Prometheus text; scrapers rarely carry a token, and it holds names and
+  counts, never arguments or secrets);
 - a request with more than one ``Authorization`` header gets 400;
 - an ``Authorization: Bearer`` token that matches no agent gets 401, never a
   downgrade to "no identity".
@@ -23,9 +25,11 @@ from urllib.parse import urlsplit
 from agent_gateway.core.errors import DuplicateHeaderError, IdentityError
 from agent_gateway.core.identity import agent_for_bearer, authorization_header
 from agent_gateway.core.policy import PolicySet
+from agent_gateway.metrics import CONTENT_TYPE
 
 logger = logging.getLogger("agent_gateway.http")
 
+METRICS_TYPE = CONTENT_TYPE.encode()
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 Scope = MutableMapping[str, Any]
@@ -79,10 +83,12 @@ class GuardMiddleware:
         *,
         policies: Callable[[], PolicySet],
         allowed_hosts: Iterable[str] = (),
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self.app = app
         self.policies = policies
         self.allowed_hosts = tuple(allowed_hosts)
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,6 +114,9 @@ class GuardMiddleware:
         if scope["path"] == "/healthz":
             await _respond(send, 200, {"status": "ok"})
             return
+        if scope["path"] == "/metrics" and self.metrics is not None:
+            await _send(send, 200, self.metrics(), METRICS_TYPE)
+            return
         try:
             authorization = authorization_header(scope["headers"])
         except DuplicateHeaderError as exc:
@@ -129,8 +138,17 @@ class GuardMiddleware:
 async def _respond(
     send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await _send(send, status, json.dumps(body).encode(), b"application/json", extra)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    data: bytes,
+    kind: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", kind), (b"content-length", str(len(data)).encode())]
     await send(
         {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
     )
