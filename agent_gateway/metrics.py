@@ -11,19 +11,26 @@ label an agent with a policy file (or the launch agent), else they fold into
 ``_other`` / ``_unknown`` / ``_anonymous``. The callers (front/observing.py)
 decide the labels; this module only counts.
 
-The call hot path costs two dict look-ups and three increments: the labelled
-children are cached, so ``labels()`` (a lock and a tuple) runs once per series.
+The call hot path is a few dict look-ups and increments of plain numbers,
+rendered as Prometheus series when scraped (``_CallCollector``).
 Server state, in-flight calls and quarantined tools are read when scraped
 (a collector), not kept up to date on every change.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from itertools import accumulate
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -72,26 +79,8 @@ class GatewayMetrics(ServerEvents):
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
         p = "agent_gateway_"
-        self._calls = Counter(
-            p + "calls",
-            "Tool calls, by server, tool, agent and outcome.",
-            ["server", "tool", "agent", "outcome"],
-            registry=r,
-        )
-        self._gateway = Histogram(
-            p + "call_gateway_seconds",
-            "Time the gateway added to a call (all of it minus the downstream's part).",
-            ["server"],
-            buckets=GATEWAY_BUCKETS,
-            registry=r,
-        )
-        self._downstream = Histogram(
-            p + "call_downstream_seconds",
-            "Time a downstream server took to answer a call (its start included).",
-            ["server"],
-            buckets=CALL_BUCKETS,
-            registry=r,
-        )
+        self._calls = _CallCollector()
+        r.register(self._calls)
         self._starts = Counter(
             p + "server_starts", "Server sessions started.", ["server"], registry=r
         )
@@ -115,33 +104,20 @@ class GatewayMetrics(ServerEvents):
             buckets=SEARCH_BUCKETS,
             registry=r,
         )
-        self._children: dict[tuple[str, ...], Any] = {}
         self._servers = _ServerCollector()
         r.register(self._servers)
-
-    # ----- calls (the hot path) -------------------------------------------------------
 
     def call(
         self, server: str, tool: str, agent: str, outcome: str, gateway_s: float,
         downstream_s: float | None,
     ) -> None:  # fmt: skip
         """Count one call; ``downstream_s`` None: no downstream was asked."""
+        calls = self._calls
         key = (server, tool, agent, outcome)
-        children = self._children
-        counter = children.get(key)
-        if counter is None:
-            counter = children[key] = self._calls.labels(server, tool, agent, outcome)
-        counter.inc()
-        self._child(self._gateway, "g", server).observe(gateway_s)
+        calls.counts[key] = calls.counts.get(key, 0) + 1
+        _observe(calls.gateway, server, gateway_s, GATEWAY_BUCKETS)
         if downstream_s is not None:
-            self._child(self._downstream, "d", server).observe(downstream_s)
-
-    def _child(self, family: Any, kind: str, server: str) -> Any:
-        key = (kind, server)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = family.labels(server)
-        return child
+            _observe(calls.downstream, server, downstream_s, CALL_BUCKETS)
 
     # ----- everything else ---------------------------------------------------------------
 
@@ -170,6 +146,74 @@ class GatewayMetrics(ServerEvents):
     def render(self) -> bytes:
         """The Prometheus text exposition of every series."""
         return generate_latest(self.registry)
+
+
+class _Histogram:
+    """One histogram series, kept as plain numbers (rendered as Prometheus buckets)."""
+
+    __slots__ = ("counts", "sum")
+
+    def __init__(self, bounds: int) -> None:
+        self.counts = [0] * (bounds + 1)  # per bucket (not cumulative); the last is +Inf
+        self.sum = 0.0
+
+
+def _observe(
+    series: dict[str, _Histogram], server: str, value: float, bounds: tuple[float, ...]
+) -> None:
+    h = series.get(server)
+    if h is None:
+        h = series[server] = _Histogram(len(bounds))
+    h.counts[bisect_left(bounds, value)] += 1  # the first bucket whose bound is >= value
+    h.sum += value
+
+
+class _CallCollector(Collector):
+    """The call series: the hot path adds to plain dicts, a scrape renders them.
+
+    No lock: calls and scrapes run on the gateway's one event loop thread, and
+    neither yields in between. prometheus_client's own ``Counter.inc`` and
+    ``Histogram.observe`` take a lock per sample, several times the cost.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str, str], int] = {}
+        self.gateway: dict[str, _Histogram] = {}
+        self.downstream: dict[str, _Histogram] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        p = "agent_gateway_"
+        calls = CounterMetricFamily(
+            p + "calls", "Tool calls, by server, tool, agent and outcome.",
+            labels=["server", "tool", "agent", "outcome"],
+        )  # fmt: skip
+        for key, count in list(self.counts.items()):
+            calls.add_metric(list(key), count)
+        yield calls
+        yield _histogram(
+            p + "call_gateway_seconds",
+            "Time the gateway added to a call (all of it minus the downstream's part).",
+            self.gateway,
+            GATEWAY_BUCKETS,
+        )
+        yield _histogram(
+            p + "call_downstream_seconds",
+            "Time a downstream server took to answer a call (its start included).",
+            self.downstream,
+            CALL_BUCKETS,
+        )
+
+
+def _histogram(
+    name: str, doc: str, series: dict[str, _Histogram], bounds: tuple[float, ...]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, doc, labels=["server"])
+    for server, h in list(series.items()):
+        cumulative = list(accumulate(h.counts))
+        buckets = [(repr(float(b)), float(c)) for b, c in zip(bounds, cumulative, strict=False)]
+        buckets.append(("+Inf", float(cumulative[-1])))
+        family.add_metric([server], buckets, h.sum)
+    return family
 
 
 class _ServerCollector(Collector):

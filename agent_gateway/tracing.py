@@ -21,6 +21,7 @@ Who makes which span (so that none is made twice):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,14 +41,35 @@ OUTCOME = "agent_gateway.outcome"
 ERROR_TYPE = "error.type"
 
 
+RECHECK_S = 1.0  # while no SDK is configured, how often to look again
+_sdk = {"on": False, "next": 0.0}
+
+
 def recording() -> bool:
-    """Is an SDK configured (spans are made), or is this the API's no-op?"""
-    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    """Is an SDK configured (spans are made), or is this the API's no-op?
+
+    Asking the API costs microseconds (it reads the environment), so the answer
+    is kept: once on it stays on (a provider is set once and for good); while off
+    it is asked again at most every ``RECHECK_S`` seconds (see :func:`recheck`).
+    """
+    if _sdk["on"]:
+        return True
+    now = time.monotonic()
+    if now < _sdk["next"]:
+        return False
+    _sdk["next"] = now + RECHECK_S
+    _sdk["on"] = not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    return bool(_sdk["on"])
+
+
+def recheck() -> None:
+    """Look for an SDK at the next call (after setting a tracer provider late)."""
+    _sdk["next"] = 0.0
 
 
 def parent_from(meta: Any) -> otel_context.Context | None:
     """The context a request's ``_meta`` carries (``traceparent``, ``tracestate``), if valid."""
-    if not isinstance(meta, Mapping) or TRACEPARENT not in meta:
+    if meta is None or not isinstance(meta, Mapping) or TRACEPARENT not in meta:
         return None
     carrier = {k: str(meta[k]) for k in (TRACEPARENT, "tracestate") if k in meta}
     found = propagate.extract(carrier, context=otel_context.get_current())

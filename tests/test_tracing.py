@@ -31,7 +31,7 @@ from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.server import build_server
-from agent_gateway.tracing import parent_from
+from agent_gateway.tracing import parent_from, recheck
 
 pytestmark = pytest.mark.anyio
 
@@ -50,6 +50,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
+        recheck()  # an earlier test may have found no SDK a moment ago
     _EXPORTER.clear()
     yield _EXPORTER
     _EXPORTER.clear()
