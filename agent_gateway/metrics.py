@@ -198,7 +198,7 @@ class _CallCollector(Collector):
         )
         yield _histogram(
             p + "call_downstream_seconds",
-            "Time a downstream server took to answer a call (its start included).",
+            "Time a call waited on its downstream server: its start, tool list and answer.",
             self.downstream,
             CALL_BUCKETS,
         )

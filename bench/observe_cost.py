@@ -26,7 +26,7 @@ from agent_gateway.core.policy import PolicySet
 from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.observing import Observer
 from agent_gateway.metrics import GatewayMetrics
-from agent_gateway.tracing import front_span
+from agent_gateway.tracing import front_span, recheck
 
 TRACEPARENT = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 
@@ -83,6 +83,7 @@ def main() -> None:
     from opentelemetry.sdk.trace import TracerProvider
 
     trace.set_tracer_provider(TracerProvider())  # no processor: spans made, then dropped
+    recheck()
     with_sdk = rows(args.calls)
     print(f"{'per call (us)':<30}{'API only':>10}{'SDK':>10}")
     for name in api_only:

@@ -90,3 +90,19 @@ async def test_labels_stay_bounded_and_every_call_is_audited(tmp_path: Path) -> 
     lines = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert len(lines) == 5
     assert '"allowed": true' in lines[0] and '"allowed": false' in lines[1]
+
+
+def test_agent_labels_are_policy_files_or_the_launch_agent_even_in_open_mode() -> None:
+    from agent_gateway.front.observing import Observer
+
+    config = GatewayConfig.from_dict({"mcpServers": {}}, environ=dict(os.environ))
+    manager = ProxyManager(config)
+    for policies in (PolicySet.open(), PolicySet.from_dicts({"ann": {}})):
+        observer = Observer(manager, lambda p=policies: p, GatewayMetrics(), None, "bound")
+        assert observer.agent_label(None) == "_anonymous"
+        assert observer.agent_label("bound") == "bound"
+        assert observer.agent_label("any-name-a-caller-declares") == "_unknown"
+    observer = Observer(
+        manager, lambda: PolicySet.from_dicts({"ann": {}}), GatewayMetrics(), None, None
+    )
+    assert observer.agent_label("ann") == "ann"

@@ -116,10 +116,12 @@ async def test_http_front_metrics_count_calls_crashes_failed_starts_and_reloads(
     assert s.value(calls, server="broken", tool="_other", outcome="backend_error") == 1
     assert s.labels(calls, "agent") == {"_anonymous", "alice", "_unknown"}
     assert s.value(calls) == 8
-    # Latency: gateway-added time for every call, downstream time for the five that reached one.
+    # Latency: gateway-added time for every call, downstream time for the six that asked one
+    # (a start, a tool list or a call); a start is the downstream's time, not the gateway's.
     assert s.value("agent_gateway_call_gateway_seconds_count") == 8
-    assert s.value("agent_gateway_call_downstream_seconds_count", server="a") == 3
-    assert s.value("agent_gateway_call_downstream_seconds_count") == 4
+    assert s.value("agent_gateway_call_downstream_seconds_count", server="a") == 4
+    assert s.value("agent_gateway_call_downstream_seconds_count") == 6
+    assert s.value("agent_gateway_call_gateway_seconds_bucket", le="1.0") == 8
     assert s.value("agent_gateway_server_starts_total", server="a") == 1
     assert s.value("agent_gateway_server_start_failures_total", server="broken") >= 1
     assert s.value("agent_gateway_server_crashes_total", server="crashy") == 1

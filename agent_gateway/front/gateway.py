@@ -146,7 +146,11 @@ class Gateway:
         backend = self.backend(caller, server)
         if not self.policies.tool_allowed(caller.agent, server, tool):
             raise UnknownToolError(server, tool)
-        found = await backend.get_tool(tool, catalog=catalog)
+        started = time.perf_counter()
+        try:  # a server not started yet starts here: downstream time, not the gateway's
+            found = await backend.get_tool(tool, catalog=catalog)
+        finally:
+            downstream_s(time.perf_counter() - started)
         if found is None:
             raise UnknownToolError(server, tool)
         return backend, found

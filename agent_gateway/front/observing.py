@@ -87,8 +87,8 @@ class Observer:
     def agent_label(self, agent: str | None) -> str:
         if agent is None:
             return ANONYMOUS
-        if agent == self.launch_agent or self.policies().policy_for(agent) is not None:
-            return agent
+        if agent == self.launch_agent or agent in self.policies().agents:
+            return agent  # a policy file's name (open mode has none: any id may be declared)
         return UNKNOWN_AGENT
 
     def labels(self, server: str, tool: str, resolved: bool) -> tuple[str, str]:
@@ -167,10 +167,10 @@ class CallWatch:
 
 
 def downstream_s(seconds: float) -> None:
-    """The current call's downstream took ``seconds`` (the rest is the gateway's)."""
+    """The current call waited ``seconds`` more on its downstream (start, tool list, call)."""
     watch = _CURRENT.get()
     if watch is not None:
-        watch.downstream_s = seconds
+        watch.downstream_s = seconds + (watch.downstream_s or 0.0)
 
 
 def has_tool(backend: Backend, tool: str) -> bool:
