@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from test_remote_downstream import free_port, remote_echo
 
 from agent_gateway.compat import low_level_server
 from agent_gateway.core.config import GatewayConfig
@@ -57,8 +58,10 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 @asynccontextmanager
-async def in_process(expose: str = "meta") -> AsyncIterator[tuple[Gateway, FastMCP[Any]]]:
-    config = GatewayConfig.from_dict({"mcpServers": META}, environ=dict(os.environ))
+async def in_process(
+    expose: str = "meta", servers: dict[str, Any] = META
+) -> AsyncIterator[tuple[Gateway, FastMCP[Any]]]:
+    config = GatewayConfig.from_dict({"mcpServers": servers}, environ=dict(os.environ))
     manager = ProxyManager(config)
     gateway = Gateway(manager, PolicySet.open(), config_path="x")
     try:
@@ -95,11 +98,12 @@ def test_parent_from_reads_a_valid_traceparent_and_ignores_anything_else() -> No
 
 
 async def test_the_fast_route_makes_the_front_span_under_the_callers_traceparent(
-    spans: InMemorySpanExporter,
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The handler itself, with a request whose _meta carries a traceparent of a trace no
     span in this process belongs to: the front span takes it as parent, and the
     downstream receives the same trace."""
+    monkeypatch.setenv("AGENT_GATEWAY_FAST_ROUTE", "1")
     async with in_process() as (_, server):
         low = low_level_server(server)
         assert low is not None
@@ -205,3 +209,21 @@ async def test_a_callers_traceparent_reaches_the_downstream_without_an_sdk_in_th
     assert not result.is_error, result
     trace_id, _ = received_parent(result)
     assert trace_id == TRACE_ID
+
+
+async def test_a_remote_downstream_gets_the_gateway_span_and_not_fastmcps_as_well(
+    spans: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    port = free_port()
+    web = {"web": {"url": f"http://127.0.0.1:{port}/mcp"}}
+    with remote_echo("--http", port, tmp_path / "http.log"):
+        async with in_process(servers=web) as (_, server), Client(server) as client:
+            result = await client.call_tool_mcp(
+                "call_tool", {"server": "web", "tool": "echo", "arguments": {"text": "hi"}}
+            )
+    assert not result.is_error, result
+    call = one(spans, "tools/call echo")  # ours only: fastmcp's client span is suppressed
+    assert call.kind is SpanKind.CLIENT
+    assert (call.attributes or {})["agent_gateway.server"] == "web"
+    send = one(spans, "MCP send tools/call echo")
+    assert send.parent is not None and send.parent.span_id == call.context.span_id
