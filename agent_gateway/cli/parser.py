@@ -129,7 +129,12 @@ def _add_serve(sub: Subparsers) -> None:
         help="serve Prometheus metrics at http://127.0.0.1:N/metrics (the HTTP front also "
         "answers GET /metrics on its own port)",
     )
-    serve.add_argument("--metrics-host", default="127.0.0.1", help="--metrics-port bind address")
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="--metrics-port bind address (default 127.0.0.1)",
+    )
 
 
 def _add_check(sub: Subparsers) -> None:
