@@ -25,6 +25,7 @@ from agent_gateway.downstream.pinning import PinKeeper
 from agent_gateway.front.frontio import run_stdio
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.httpfront import GuardMiddleware, Readiness, is_loopback_bind
+from agent_gateway.front.scrape import serve_metrics
 from agent_gateway.front.searching import Searcher
 from agent_gateway.front.server import build_server
 from agent_gateway.logs import REDACTOR
@@ -45,9 +46,7 @@ async def serve(
     pins = PinKeeper(str(config.path))
     manager = ProxyManager(config, catalog=Catalog(cache), pins=pins)
     searcher = Searcher.for_mode(args.search, cache / "vectors")
-    audit = None
-    if args.audit_log:
-        audit = AuditLog(args.audit_log, values=args.audit_args, redact=REDACTOR.redact_tree)
+    audit = _audit_log(args)
     gateway = Gateway(
         manager,
         policies,
@@ -62,6 +61,7 @@ async def serve(
     gateway.background.append(reloader.run)
     server = build_server(gateway, args.expose, args.list_wait)
 
+    scrape = await _metrics_listener(args, gateway)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     _on_signals(loop, args, manager, reloader, stop)
@@ -76,6 +76,8 @@ async def serve(
     finally:
         stop_task.cancel()
         await _shut_down(args, manager, server_task)
+        if scrape is not None:
+            scrape.close()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         if audit is not None:
@@ -94,6 +96,21 @@ async def serve(
         # stdin; every downstream is already stopped, so leave without waiting for it.
         _exit_now()
     return 0
+
+
+def _audit_log(args: argparse.Namespace) -> AuditLog | None:
+    if not args.audit_log:
+        return None
+    return AuditLog(args.audit_log, values=args.audit_args, redact=REDACTOR.redact_tree)
+
+
+async def _metrics_listener(args: argparse.Namespace, gateway: Gateway) -> asyncio.Server | None:
+    """``--metrics-port``: the Prometheus listener (the HTTP front has ``/metrics`` anyway)."""
+    if args.metrics_port is None:
+        return None
+    return await serve_metrics(
+        gateway.metrics.render, args.metrics_host, args.metrics_port, args.allowed_host or ()
+    )
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -161,6 +178,7 @@ def _http_options(
         policies=lambda: gateway.policies,
         allowed_hosts=args.allowed_host or (),
         readiness=ready,
+        metrics=gateway.metrics.render,
     )
     logger.info("Serving MCP over HTTP at http://%s:%d/mcp", args.host, args.port)
     return {

@@ -118,6 +118,8 @@ class Reloader:
     ) -> Reload:
         record = Reload(time.time(), file, ok, changes, errors)
         self.gateway.reloads.append(record)
+        kind = {str(self.config_path): "config", str(self.policies_path): "policies"}
+        self.gateway.metrics.reloaded(kind.get(file, "pins"), ok)
         return record
 
     async def reload(

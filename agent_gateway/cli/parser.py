@@ -141,6 +141,19 @@ def _add_serve_outputs(serve: argparse.ArgumentParser) -> None:
         help="--audit-log writes argument values too (configured secrets still redacted)",
     )
     serve.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve Prometheus metrics at http://127.0.0.1:N/metrics (the HTTP front also "
+        "answers GET /metrics on its own port)",
+    )
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="--metrics-port bind address (default 127.0.0.1)",
+    )
+    serve.add_argument(
         "--log-output",
         default="stderr",
         type=str.lower,

@@ -132,6 +132,8 @@ class BackendUnavailableError(BackendError):
 class CircuitOpenError(BackendUnavailableError):
     """The server's circuit breaker is open; ``retry_after``: seconds until a probe call."""
 
+    outcome = "circuit_open"  # its metrics label (front/observing.py)
+
     def __init__(self, server: str, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(server, message)
@@ -140,6 +142,8 @@ class CircuitOpenError(BackendUnavailableError):
 class ServerBusyError(BackendError):
     """The server runs ``maxConcurrency`` calls and its queue is full; ``retry_after``: seconds."""
 
+    outcome = "busy"  # its metrics label (front/observing.py)
+
     def __init__(self, server: str, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(server, message)
@@ -147,6 +151,8 @@ class ServerBusyError(BackendError):
 
 class RateLimitedError(GatewayError):
     """An agent is over its policy's call rate; ``retry_after``: seconds until the next call."""
+
+    outcome = "rate_limited"  # its metrics label (front/observing.py)
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after

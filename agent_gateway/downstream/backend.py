@@ -231,6 +231,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
                         self.name, f"could not start: {err.reason}", stderr_tail=err.stderr_tail
                     )
             err = with_certificate_hint(err)
+            self.events.start_failed(self.name)
             self._record_failure(err.reason, logged=str(err))  # with its stderr tail
             self._login_failed(err)
             raise err from exc
@@ -239,6 +240,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         self._failed = False
         self._connected_at = time.monotonic()
         self.starts += 1
+        self.events.started(self.name, restart=self.starts > 1)
         logger.info("Server %r started (pid %s).", self.name, self.pid)
         return client
 

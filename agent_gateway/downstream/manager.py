@@ -23,6 +23,7 @@ from agent_gateway.core.errors import BackendError, BackendUnavailableError, Unk
 from agent_gateway.downstream.backend import Backend, State
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.pinning import PinKeeper
+from agent_gateway.metrics import NO_EVENTS, ServerEvents
 
 logger = logging.getLogger("agent_gateway.downstream.manager")
 
@@ -49,6 +50,7 @@ class ProxyManager:
         self.drain_grace = drain_grace
         self.list_wait = list_wait
         self._on_tools_changed = on_tools_changed
+        self.events: ServerEvents = NO_EVENTS
         self.backends: dict[str, Backend] = {
             name: self._new_backend(name) for name in config.servers
         }
@@ -58,12 +60,20 @@ class ProxyManager:
         self._idle_task: asyncio.Task[None] | None = None
 
     def _new_backend(self, name: str) -> Backend:
-        return Backend(
+        backend = Backend(
             self.config.servers[name],
             on_tools_changed=self._tools_changed,
             catalog=self.catalog,
             pins=self.pins,
         )
+        backend.events = self.events
+        return backend
+
+    def set_events(self, events: ServerEvents) -> None:
+        """Report every server's starts, failed starts and crashes to ``events`` (metrics)."""
+        self.events = events
+        for backend in self.backends.values():
+            backend.events = events
 
     def set_tools_listener(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(server)`` when a server's tools may have changed."""

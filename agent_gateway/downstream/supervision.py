@@ -34,6 +34,7 @@ from agent_gateway.downstream.session import (
     backoff_delay,
 )
 from agent_gateway.downstream.translate import translate_backend_error
+from agent_gateway.metrics import NO_EVENTS, ServerEvents
 
 if TYPE_CHECKING:
     from fastmcp import Client
@@ -71,6 +72,7 @@ class Supervised:
     _tools_gen: int
     successor: Any
     _on_tools_changed: Callable[[str], None] | None
+    events: ServerEvents = NO_EVENTS  # starts, failed starts, crashes (metrics)
 
     if TYPE_CHECKING:  # provided by OAuthGate (logingate.py)
 
@@ -140,6 +142,7 @@ class Supervised:
         self._tools_gen += 1
         if client is None:
             return
+        self.events.crashed(self.name)
         self._record_failure(reason)
         task = asyncio.get_running_loop().create_task(_close_client(client))
         _background.add(task)

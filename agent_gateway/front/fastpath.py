@@ -6,7 +6,9 @@ opens tracing spans and formats debug strings, then re-wraps the result.
 None of that adds anything for a pass-through, so this handler sits in front
 of fastmcp's ``tools/call`` handler and answers ``call_tool`` itself: the
 same identity resolution, the same policy checks, the same audit record, the
-same error texts, and the downstream ``CallToolResult`` returned as is.
+same error texts, and the downstream ``CallToolResult`` returned as is. It
+opens the ``tools/call`` span fastmcp would have (tracing.py), with the
+caller's ``traceparent`` from the request's ``_meta`` as its parent.
 
 Anything it is not sure about goes the usual way: other tools, and arguments
 of the wrong shape (so fastmcp's validation message stays the one callers
@@ -37,6 +39,8 @@ from agent_gateway.core.identity import authorization_header
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.inputrelay import answering, round_of
 from agent_gateway.front.redaction import error_text
+from agent_gateway.front.results import failed
+from agent_gateway.tracing import front_span
 
 CALL_TOOL = "call_tool"
 SWITCH = "AGENT_GATEWAY_FAST_ROUTE"  # "0" turns the fast route off (fastmcp's route only)
@@ -85,16 +89,22 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
             raw = getattr(headers, "raw", None)
             if raw is None:
                 return await slow(ctx, params)
-        try:
-            caller = gateway.caller_with(agent_id, authorization_header(raw))
-            with answering(round_of(params)):  # a 2026-07-28 retry's input (inputrelay.py)
-                return await gateway.call_tool_raw(
-                    caller, server, tool, arguments, ctx.session, ctx.request_id
+        with front_span(_meta(ctx), ctx.request_id, ctx.protocol_version, CALL_TOOL) as span:
+            try:
+                caller = gateway.caller_with(agent_id, authorization_header(raw))
+                with answering(round_of(params)):  # a 2026-07-28 retry's input (inputrelay.py)
+                    result = await gateway.call_tool_raw(
+                        caller, server, tool, arguments, ctx.session, ctx.request_id
+                    )
+            except GatewayError as exc:
+                result = mcp_types.CallToolResult(
+                    content=[mcp_types.TextContent(type="text", text=error_text(exc))],
+                    is_error=True,
                 )
-        except GatewayError as exc:
-            return mcp_types.CallToolResult(
-                content=[mcp_types.TextContent(type="text", text=error_text(exc))], is_error=True
+            span.result(
+                result.get("isError") is True if isinstance(result, dict) else failed(result)
             )
+            return result
 
     low.add_request_handler("tools/call", entry.params_type, on_call_tool)
     # fastmcp's root middleware (request-context binding, a tracing span) is
@@ -102,6 +112,12 @@ def install_fast_call(mcp: FastMCP[Any], gateway: Gateway) -> None:
     low.middleware = [
         _SkipForFastCall(mw) if is_root_middleware(mw) else mw for mw in low.middleware
     ]
+
+
+def _meta(ctx: Any) -> Any:
+    """The request's raw ``_meta`` (``traceparent`` lives there, not in the typed params)."""
+    params = getattr(ctx, "params", None)
+    return params.get("_meta") if isinstance(params, dict) else None
 
 
 def is_fast_call(method: str, params: Any) -> bool:

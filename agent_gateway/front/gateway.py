@@ -42,14 +42,15 @@ from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.backchannel import CallerPeer
 from agent_gateway.front.inputrelay import InputRelay, answering, round_of
 from agent_gateway.front.metaitems import ITEM_METHODS, item_result
+from agent_gateway.front.observing import Observer, downstream_s
 from agent_gateway.front.redaction import redact_error_result, redact_tree
 from agent_gateway.front.relays import relays, request_of
 from agent_gateway.front.reloads import Reload
-from agent_gateway.front.results import failed as _failed
 from agent_gateway.front.results import passthrough as _passthrough
 from agent_gateway.front.results import without_connection_meta
 from agent_gateway.front.rounds import Outcome
 from agent_gateway.front.searching import Searcher
+from agent_gateway.metrics import GatewayMetrics
 
 logger = logging.getLogger("agent_gateway.front.gateway")
 
@@ -75,7 +76,10 @@ class Gateway:
         searcher: Searcher | None = None,
     ) -> None:
         self.audit = audit
+        self.metrics = GatewayMetrics()
+        self.observer = Observer(manager, lambda: self.policies, self.metrics, audit, launch_agent)
         self.searcher = searcher or Searcher()
+        self.searcher.metrics = self.metrics
         self.http = http
         self.manager = manager
         self.policies = policies
@@ -136,7 +140,11 @@ class Gateway:
         backend = self.backend(caller, server)
         if not self.policies.tool_allowed(caller.agent, server, tool):
             raise UnknownToolError(server, tool)
-        found = await backend.get_tool(tool, catalog=catalog)
+        started = time.perf_counter()
+        try:  # a server not started yet starts here: downstream time, not the gateway's
+            found = await backend.get_tool(tool, catalog=catalog)
+        finally:
+            downstream_s(time.perf_counter() - started)
         if found is None:
             raise UnknownToolError(server, tool)
         return backend, found
@@ -252,35 +260,17 @@ class Gateway:
         *,
         wire: bool = True,
     ) -> Outcome:
-        """Check, call, audit; the downstream result as it came (``session`` gets relays).
-
-        ``wire``: a stdio server's result may come as its wire dict (see
+        """Check, call, observe (observing.py); the downstream result as it came (``session``
+        gets relays). ``wire``: a stdio server's result may come as its wire dict (see
         :meth:`Backend.call_tool_wire`); else always the model.
         """
         peer = None if session is None else CallerPeer(session, request_id)  # asked for input
-        if self.audit is None:
+        with self.observer.call(caller, server, tool, arguments) as watch:
             backend, found = await self._target(caller, server, tool)
-            return await self._call_checked(backend, found, arguments, caller, peer, wire)
-        started = time.perf_counter()
-        allowed = False
-        is_error: bool | None = None
-        try:
-            backend, found = await self._target(caller, server, tool)
-            allowed, is_error = True, True
+            watch.resolved()
             result = await self._call_checked(backend, found, arguments, caller, peer, wire)
-            is_error = bool(result.get("isError") if isinstance(result, dict) else _failed(result))
+            watch.result(result)
             return result
-        finally:
-            self.audit.record(
-                agent=caller.agent,
-                identified_by=caller.how,
-                server=server,
-                tool=tool,
-                allowed=allowed,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                is_error=is_error,
-                arguments=arguments,
-            )
 
     async def _target(
         self, caller: Caller, server: str, tool: str
@@ -328,6 +318,7 @@ class Gateway:
         ) -> Coroutine[Any, Any, Outcome]:
             return call(tool, arguments or {}, progress=progress, on_log=on_log, answers=answers)
 
+        started = time.perf_counter()
         try:
             result = await self.inputs.call(
                 backend.name, tool, caller.agent, peer, once, (progress, on_log)
@@ -336,6 +327,8 @@ class Gateway:
             raise
         except Exception as exc:  # the call's boundary: one error, naming the server, either route
             raise BackendError(backend.name, f"failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            downstream_s(time.perf_counter() - started)
         if isinstance(result, mcp_types.InputRequiredResult):
             return result
         return redact_error_result(without_connection_meta(result))

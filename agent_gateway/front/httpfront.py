@@ -4,7 +4,9 @@ A pure ASGI middleware in front of fastmcp's streamable-HTTP app:
 - a request whose ``Host`` or ``Origin`` is not a loopback name (localhost,
   127.0.0.1, [::1], any port) and not listed with ``--allowed-host`` gets 403
   (DNS-rebinding protection);
-- ``GET /healthz`` answers 200 without auth (liveness);
+- ``GET /healthz`` answers 200 without auth (liveness), and so does ``GET /metrics``
+  (Prometheus text; scrapers rarely carry a token, and it holds names and
+  counts, never arguments or secrets);
 - ``GET /healthz?ready`` (or ``/readyz``) answers 200 once the config and
   policies are loaded and the watcher follows their files, 503 before, with a
   small JSON body of counts and flags (no name, path or secret): readiness;
@@ -27,9 +29,11 @@ from urllib.parse import parse_qs, urlsplit
 from agent_gateway.core.errors import DuplicateHeaderError, IdentityError
 from agent_gateway.core.identity import agent_for_bearer, authorization_header
 from agent_gateway.core.policy import PolicySet
+from agent_gateway.metrics import CONTENT_TYPE
 
 logger = logging.getLogger("agent_gateway.http")
 
+METRICS_TYPE = CONTENT_TYPE.encode()
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 Scope = MutableMapping[str, Any]
@@ -120,11 +124,13 @@ class GuardMiddleware:
         policies: Callable[[], PolicySet],
         allowed_hosts: Iterable[str] = (),
         readiness: Callable[[], Readiness] | None = None,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self.app = app
         self.policies = policies
         self.allowed_hosts = tuple(allowed_hosts)
         self.readiness = readiness or (lambda: Readiness(True))
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,6 +160,9 @@ class GuardMiddleware:
         if scope["path"] == "/healthz":
             await _respond(send, 200, {"status": "ok"})
             return
+        if scope["path"] == "/metrics" and self.metrics is not None:
+            await _send(send, 200, self.metrics(), METRICS_TYPE)
+            return
         try:
             authorization = authorization_header(scope["headers"])
         except DuplicateHeaderError as exc:
@@ -175,8 +184,17 @@ class GuardMiddleware:
 async def _respond(
     send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await _send(send, status, json.dumps(body).encode(), b"application/json", extra)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    data: bytes,
+    kind: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", kind), (b"content-length", str(len(data)).encode())]
     await send(
         {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
     )

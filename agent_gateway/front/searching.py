@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from agent_gateway.core.search import Candidate, rank
+from agent_gateway.metrics import GatewayMetrics
 
 if TYPE_CHECKING:
     from agent_gateway.semantic import SemanticIndex
@@ -51,6 +53,7 @@ class Searcher:
         self._queue: set[str] = set()
         self._wake = asyncio.Event()
         self._loaded = asyncio.Event()
+        self.metrics: GatewayMetrics | None = None  # the gateway's: search latency
 
     @classmethod
     def for_mode(cls, mode: SearchMode, folder: Path | None) -> Searcher:
@@ -70,6 +73,14 @@ class Searcher:
         return "semantic" if self.index.ready else "semantic (not loaded yet)"
 
     async def rank(self, query: str, items: Sequence[Candidate]) -> list[Candidate]:
+        started = time.perf_counter()
+        try:
+            return await self._rank(query, items)
+        finally:
+            if self.metrics is not None:
+                self.metrics.searched(self.ranker.split(" ")[0], time.perf_counter() - started)
+
+    async def _rank(self, query: str, items: Sequence[Candidate]) -> list[Candidate]:
         index = self.index
         if index is not None and not index.failed:
             if not self._loaded.is_set():
