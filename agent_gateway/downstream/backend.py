@@ -28,12 +28,14 @@ from agent_gateway.core.errors import (
     BackendStartError,
 )
 from agent_gateway.core.hints import certificate_hint
+from agent_gateway.downstream.backchannel import OutsidePeer
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.lifecycle import Lifecycle
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
 from agent_gateway.downstream.procgroup import describe_exit, kill_group
+from agent_gateway.downstream.rootsnotice import RootsNotice
 from agent_gateway.downstream.session import (
     LogFn,
     ProgressFn,
@@ -62,7 +64,7 @@ logger = logging.getLogger("agent_gateway.downstream.backend")
 __all__ = ["Backend", "LogFn", "ProgressFn", "State", "backoff_delay", "warm_imports"]
 
 
-class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
+class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, RootsNotice):
     """The live connection to one configured server."""
 
     def __init__(
@@ -72,8 +74,10 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
         on_tools_changed: Callable[[str], None] | None = None,
         catalog: Catalog | None = None,
         pins: PinKeeper | None = None,
+        outside_peer: OutsidePeer | None = None,  # who answers roots/list outside a call
     ) -> None:
         self.spec = spec
+        self._outside_peer = outside_peer
         self._catalog = catalog
         self._pins = pins  # None: no pinning (the CLI's debugging commands)
         self._saved = None if catalog is None else catalog.load(spec)  # from a past launch
@@ -184,7 +188,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools):
 
         from agent_gateway.downstream.stdio import RelaySession
 
-        router = LogRouter(self.name)  # per session: its requests, its log lines
+        router = LogRouter(self.name, self._outside_peer)  # per session: requests, log lines
         transport = self._make_transport(routed_session(RelaySession, router))
         client: Client[Any] = Client(
             transport,

@@ -80,6 +80,9 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
     install_state_store(mcp)
 
     install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
+    from agent_gateway.front.roots import install_roots
+
+    install_roots(mcp, gateway)
     if expose != "meta":
         from agent_gateway.front.direct import DirectTools, start_all
         from agent_gateway.front.direct_resources import DirectResources
