@@ -73,6 +73,7 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
             "call_tool(server, tool, arguments)."
         ),
         lifespan=lifespan,
+        dereference_schemas=False,  # a proxy lists a downstream's schemas as they came
     )
     from agent_gateway.front.notify import install_notifier
     from agent_gateway.front.statestore import install_state_store
