@@ -9,6 +9,12 @@ belongs to a call only when that call is the ONE request of a caller this
 session has outstanding when the request is read; otherwise the downstream
 gets an error that says why, at once (never a hang).
 
+A ``roots/list`` read while no caller's call is outstanding (a filesystem
+server asks at start-up, or after ``notifications/roots/list_changed``) goes
+to the session's *outside* peer, if the front names one: the one client
+connected that may see this server (front/roots.py). Otherwise it gets the
+same clear error.
+
 The caller's side is a :class:`Peer`, set for the call by the front in
 :data:`CALL_PEER`; the router remembers it per outstanding request.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import mcp_types
@@ -29,6 +36,12 @@ METHOD_NOT_FOUND = -32601
 ElicitAnswer = mcp_types.ElicitResult | mcp_types.ErrorData
 SampleAnswer = mcp_types.CreateMessageResult | mcp_types.CreateMessageResultWithTools
 RootsAnswer = mcp_types.ListRootsResult | mcp_types.ErrorData
+
+
+class RootsPeer(Protocol):
+    """Whoever can answer a downstream's ``roots/list``."""
+
+    async def roots(self, server: str) -> RootsAnswer: ...
 
 
 class Peer(Protocol):
@@ -49,18 +62,29 @@ CALL_PEER: contextvars.ContextVar[Peer | None] = contextvars.ContextVar(
 )
 
 
+# The peer for requests that come outside any call: ``outside(server)``, or None.
+OutsidePeer = Callable[[str], RootsPeer | None]
+
+
 class Askers(Protocol):
     """Who asked: the router's answer for a downstream request id (popped once)."""
 
     def asker(self, request_id: Any) -> Peer | None: ...
 
+    def roots_asker(self, request_id: Any) -> RootsPeer | None: ...
 
-def no_caller(server: str, what: str) -> mcp_types.ErrorData:
+
+def no_caller(server: str, what: str, *, outside: bool = False) -> mcp_types.ErrorData:
+    also = (
+        ", or when exactly one connected client may see this server and can answer it"
+        if outside
+        else ""
+    )
     return mcp_types.ErrorData(
         code=INVALID_REQUEST,
         message=(
             f"agent-gateway cannot tell which caller {server!r}'s {what} is for: it is sent "
-            "only while exactly one call of one caller is running on this server."
+            f"only while exactly one call of one caller is running on this server{also}."
         ),
     )
 
@@ -83,9 +107,9 @@ def callbacks(server: str, askers: Askers) -> dict[str, Any]:
         return await peer.sample(server, params)
 
     async def roots(context: Any) -> RootsAnswer:
-        peer = askers.asker(context.request_id)
+        peer = askers.roots_asker(context.request_id)
         if peer is None:
-            return no_caller(server, "roots/list request")
+            return no_caller(server, "roots/list request", outside=True)
         return await peer.roots(server)
 
     return {
@@ -95,4 +119,4 @@ def callbacks(server: str, askers: Askers) -> dict[str, Any]:
     }
 
 
-__all__ = ["CALL_PEER", "Peer", "callbacks", "no_caller"]
+__all__ = ["CALL_PEER", "OutsidePeer", "Peer", "RootsPeer", "callbacks", "no_caller"]

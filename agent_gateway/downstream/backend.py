@@ -25,7 +25,8 @@ from agent_gateway.compat import await_monitored, wire_sender
 from agent_gateway.core.config import RemoteEntry, ServerSpec, StdioEntry
 from agent_gateway.core.errors import BackendError, BackendStartError
 from agent_gateway.core.hints import with_certificate_hint
-from agent_gateway.downstream.catalog import Catalog
+from agent_gateway.downstream.backchannel import OutsidePeer
+from agent_gateway.downstream.catalog import Catalog, CatalogStandIn
 from agent_gateway.downstream.features import ResourcesAndPrompts
 from agent_gateway.downstream.guard import CallGuard
 from agent_gateway.downstream.inputs import Answers
@@ -34,6 +35,7 @@ from agent_gateway.downstream.logingate import OAuthGate
 from agent_gateway.downstream.logroute import CALL_LOG, LogRouter, routed_session
 from agent_gateway.downstream.pinning import PinKeeper, PinnedTools
 from agent_gateway.downstream.procgroup import describe_exit, kill_group
+from agent_gateway.downstream.rootsnotice import RootsNotice
 from agent_gateway.downstream.session import (
     LogFn,
     ProgressFn,
@@ -66,7 +68,16 @@ __all__ = ["Answers", "Backend", "CallOutcome", "LogFn", "ProgressFn", "State"]
 __all__ += ["backoff_delay", "warm_imports"]
 
 
-class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, DownstreamTasks, OAuthGate):
+class Backend(
+    Lifecycle,
+    Supervised,
+    ResourcesAndPrompts,
+    PinnedTools,
+    DownstreamTasks,
+    OAuthGate,
+    RootsNotice,
+    CatalogStandIn,
+):
     """The live connection to one configured server."""
 
     def __init__(
@@ -76,8 +87,10 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         on_tools_changed: Callable[[str], None] | None = None,
         catalog: Catalog | None = None,
         pins: PinKeeper | None = None,
+        outside_peer: OutsidePeer | None = None,  # who answers roots/list outside a call
     ) -> None:
         self.spec = spec
+        self._outside_peer = outside_peer
         self._catalog = catalog
         self._pins = pins  # None: no pinning (the CLI's debugging commands)
         self._saved = None if catalog is None else catalog.load(spec)  # from a past launch
@@ -140,27 +153,6 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
         """The cached live list's approved tools (pinning holds the others back)."""
         return None if self._tools is None else list(self._view(self._tools).tools.values())
 
-    def catalog_tools(self) -> list[mcp_types.Tool] | None:
-        """The catalog's list (its approved tools), while it stands in for a live one:
-        never started in this process (or starting the first time). None when there is
-        no entry. Once started, listing is live as without a catalog (a crashed server
-        is restarted to be asked)."""
-        saved = self.catalog_tools_raw()
-        return None if saved is None else list(self._view(saved, live=False).tools.values())
-
-    def catalog_tools_raw(self) -> list[mcp_types.Tool] | None:
-        """The catalog's whole list (the same object each time) when it stands in."""
-        if self._saved is None or self._tools is not None or self.starts:
-            return None
-        if self.state not in (State.IDLE, State.CONNECTING):
-            return None
-        return self._saved
-
-    def _remember(self, tools: list[mcp_types.Tool]) -> None:
-        """A live list was installed: it becomes the catalog entry."""
-        if self._catalog is not None:
-            self._catalog.save(self.spec, tools)
-
     @property
     def error(self) -> str | None:
         """The reason this server cannot be used right now, if it cannot."""
@@ -189,7 +181,7 @@ class Backend(Lifecycle, Supervised, ResourcesAndPrompts, PinnedTools, Downstrea
 
         from agent_gateway.downstream.stdio import RelaySession
 
-        router = LogRouter(self.name)  # per session: its requests, its log lines
+        router = LogRouter(self.name, self._outside_peer)  # per session: requests, log lines
         try:
             # An OAuth server with no login fails here already (LoginRequiredError).
             transport = self._make_transport(routed_session(RelaySession, router))

@@ -13,11 +13,16 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mcp_types
 
 from agent_gateway.core.catalog import decode, encode, entry_key
 from agent_gateway.core.config import ServerSpec
+from agent_gateway.downstream.session import State
+
+if TYPE_CHECKING:
+    from agent_gateway.downstream.pinning import Source, View
 
 logger = logging.getLogger("agent_gateway.downstream.catalog")
 
@@ -81,3 +86,41 @@ class Catalog:
 
 
 __all__ = ["CACHE_ENV", "Catalog", "default_folder"]
+
+
+class CatalogStandIn:
+    """The Backend's catalog entry standing in for its live list until its first start."""
+
+    spec: ServerSpec
+    starts: int
+    _catalog: Catalog | None
+    _saved: list[mcp_types.Tool] | None
+    _tools: dict[str, mcp_types.Tool] | None
+
+    if TYPE_CHECKING:  # provided by Backend and PinnedTools
+
+        @property
+        def state(self) -> State: ...
+
+        def _view(self, source: Source, *, live: bool = True) -> View: ...
+
+    def catalog_tools(self) -> list[mcp_types.Tool] | None:
+        """The catalog's list (its approved tools), while it stands in for a live one:
+        never started in this process (or starting the first time). None when there is
+        no entry. Once started, listing is live as without a catalog (a crashed server
+        is restarted to be asked)."""
+        saved = self.catalog_tools_raw()
+        return None if saved is None else list(self._view(saved, live=False).tools.values())
+
+    def catalog_tools_raw(self) -> list[mcp_types.Tool] | None:
+        """The catalog's whole list (the same object each time) when it stands in."""
+        if self._saved is None or self._tools is not None or self.starts:
+            return None
+        if self.state not in (State.IDLE, State.CONNECTING):
+            return None
+        return self._saved
+
+    def _remember(self, tools: list[mcp_types.Tool]) -> None:
+        """A live list was installed: it becomes the catalog entry."""
+        if self._catalog is not None:
+            self._catalog.save(self.spec, tools)

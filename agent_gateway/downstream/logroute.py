@@ -40,7 +40,7 @@ from anyio import EndOfStream
 from mcp.client.session import ClientSession
 from mcp.shared.message import SessionMessage
 
-from agent_gateway.downstream.backchannel import CALL_PEER, Peer, callbacks
+from agent_gateway.downstream.backchannel import CALL_PEER, OutsidePeer, Peer, RootsPeer, callbacks
 
 if TYPE_CHECKING:
     from fastmcp.client.logging import LogMessage
@@ -59,6 +59,13 @@ _TARGETS_KEPT = 1024
 _LEVELS = {"debug": logging.DEBUG}
 
 
+class _Outside:
+    """A server request read while no caller's call was outstanding."""
+
+
+_OUTSIDE = _Outside()
+
+
 def _key(request_id: Any) -> str:
     return str(request_id)
 
@@ -66,11 +73,12 @@ def _key(request_id: Any) -> str:
 class LogRouter:
     """The outstanding requests of one downstream session, and where its log lines go."""
 
-    def __init__(self, server: str) -> None:
+    def __init__(self, server: str, outside: OutsidePeer | None = None) -> None:
         self.server = server
+        self._outside = outside
         self._outstanding: dict[str, tuple[LogFn | None, Peer | None]] = {}
         self._targets: dict[int, LogFn] = {}
-        self._askers: dict[str, Peer | None] = {}
+        self._askers: dict[str, Peer | _Outside | None] = {}
         self._next = 0
 
     # ----- the tap, in wire order ------------------------------------------------------
@@ -95,13 +103,24 @@ class LogRouter:
             self._mark_owner(message.params)
         elif isinstance(message, mcp_types.JSONRPCRequest):  # the server asks us something
             peers = [peer for _, peer in self._outstanding.values()]
-            self._askers[_key(message.id)] = peers[0] if len(peers) == 1 else None
+            asker: Peer | _Outside | None = peers[0] if len(peers) == 1 else None
+            if all(peer is None for peer in peers):  # the gateway's own requests, or none
+                asker = _OUTSIDE
+            self._askers[_key(message.id)] = asker
             while len(self._askers) > _TARGETS_KEPT:
                 del self._askers[next(iter(self._askers))]
 
     def asker(self, request_id: Any) -> Peer | None:
         """The caller a server's request (read earlier) is for, if exactly one; once."""
-        return self._askers.pop(_key(request_id), None)
+        found = self._askers.pop(_key(request_id), None)
+        return None if isinstance(found, _Outside) else found
+
+    def roots_asker(self, request_id: Any) -> RootsPeer | None:
+        """Like :meth:`asker`; a ``roots/list`` outside any call goes to the outside peer."""
+        found = self._askers.pop(_key(request_id), None)
+        if isinstance(found, _Outside):
+            return None if self._outside is None else self._outside(self.server)
+        return found
 
     def _mark_owner(self, params: dict[str, Any]) -> None:
         meta = params.get("_meta")

@@ -20,6 +20,7 @@ import mcp_types
 from agent_gateway.core.config import GatewayConfig
 from agent_gateway.core.diff import ConfigDiff, diff_configs
 from agent_gateway.core.errors import BackendError, BackendUnavailableError, UnknownServerError
+from agent_gateway.downstream.backchannel import OutsidePeer, RootsPeer
 from agent_gateway.downstream.backend import Backend, State
 from agent_gateway.downstream.catalog import Catalog
 from agent_gateway.downstream.pinning import PinKeeper
@@ -58,6 +59,8 @@ class ProxyManager:
         self._close_task: asyncio.Task[None] | None = None
         self._closed: list[Backend] = []  # what close() is stopping
         self._idle_task: asyncio.Task[None] | None = None
+        # Who answers a server's roots/list outside any call (the front sets it).
+        self.outside_peer: OutsidePeer | None = None
 
     def _new_backend(self, name: str) -> Backend:
         backend = Backend(
@@ -65,6 +68,7 @@ class ProxyManager:
             on_tools_changed=self._tools_changed,
             catalog=self.catalog,
             pins=self.pins,
+            outside_peer=self._outside,
         )
         backend.events = self.events
         return backend
@@ -74,6 +78,9 @@ class ProxyManager:
         self.events = events
         for backend in self.backends.values():
             backend.events = events
+
+    def _outside(self, server: str) -> RootsPeer | None:
+        return None if self.outside_peer is None else self.outside_peer(server)
 
     def set_tools_listener(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(server)`` when a server's tools may have changed."""

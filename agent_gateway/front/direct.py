@@ -51,6 +51,8 @@ from agent_gateway.front.direct_items import to_front_tool, with_direct_links
 from agent_gateway.front.gateway import Gateway
 from agent_gateway.front.redaction import error_text
 
+RELISTS = 3  # times a call looks again at a server whose fresh list was dropped at once
+
 logger = logging.getLogger("agent_gateway.front.direct")
 
 RETRY_POLL = 1.0
@@ -112,7 +114,9 @@ class DirectTools(Middleware):
         waits: dict[str, float] = {}
         for server in self.gateway.visible(caller):
             backend = self.gateway.manager.backends[server]
-            if _starting(backend):
+            if _relisting(backend):  # started, its list dropped by a list_changed
+                waits[server] = self.list_wait
+            elif _starting(backend):
                 deadline = self._windows.setdefault(backend, now + self.list_wait)
                 if deadline > now:
                     waits[server] = deadline - now
@@ -143,8 +147,12 @@ class DirectTools(Middleware):
                     name,
                     ", ".join(repr(b.name) for b in owners),
                 )
+            for _ in range(RELISTS if owners else 0):  # a list_changed may drop a new list
                 await asyncio.gather(*(_ready(b, b.spec.entry.startup_timeout) for b in owners))
                 found = self._tools_of(caller, fresh=True).get(name)
+                owners = [b for b in owners if _relisting(b)]
+                if found is not None or not owners:
+                    break
         if found is None:  # a tool held by pinning: routed, so the call says why it fails
             return self._held(caller, name)
         return (found[0], found[1].name)
@@ -174,7 +182,11 @@ class DirectTools(Middleware):
         caller = self._caller()
         if caller is None:
             return tools
-        await self._wait_for_starting(caller)
+        for _ in range(RELISTS):  # a list_changed just after a start drops the new list
+            await self._wait_for_starting(caller)
+            backends = self.gateway.manager.backends
+            if not any(_relisting(backends[s]) for s in self.gateway.visible(caller)):
+                break
         index = self._tools_of(caller, fresh=True)
         tools.extend(to_front_tool(name, tool) for name, (_, tool) in index.items())
         return tools
@@ -203,6 +215,11 @@ class DirectTools(Middleware):
             if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown tool: {name!r}") from exc
             raise ToolError(error_text(exc)) from exc
+
+
+def _relisting(backend: Backend) -> bool:
+    """Is this server started, but its tool list dropped (a list_changed) and not yet fetched?"""
+    return backend.state is State.READY and backend.cached_tools() is None
 
 
 def _starting(backend: Backend) -> bool:

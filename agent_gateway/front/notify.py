@@ -46,7 +46,7 @@ LISTEN_METHOD = "subscriptions/listen"
 DEBOUNCE = 0.05  # seconds: a burst of changes becomes one notification
 
 
-def _connection(context: MiddlewareContext[Any]) -> Connection | None:
+def handshake_connection(context: MiddlewareContext[Any]) -> Connection | None:
     """The long-lived connection behind a request, if it is a handshake-era one.
 
     ``ctx.session`` is a per-request proxy; the connection it wraps is what
@@ -155,7 +155,7 @@ class RecordConnections(Middleware):
             return await call_next(context)
         finally:
             # After call_next: an initialize has committed its protocol version by then.
-            connection = _connection(context)
+            connection = handshake_connection(context)
             if connection is not None:
                 self.notifier.record(connection)
 

@@ -78,6 +78,7 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
             "call_tool(server, tool, arguments)."
         ),
         lifespan=lifespan,
+        dereference_schemas=False,  # a proxy lists a downstream's schemas as they came
     )
     from agent_gateway.front.notify import install_notifier
     from agent_gateway.front.statestore import install_state_store
@@ -85,6 +86,9 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
 
     install_state_store(mcp)
     install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
+    from agent_gateway.front.roots import install_roots
+
+    install_roots(mcp, gateway)
     direct = None
     if expose != "meta":
         from agent_gateway.front.direct import DirectTools, start_all
