@@ -81,13 +81,12 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
         dereference_schemas=False,  # a proxy lists a downstream's schemas as they came
     )
     from agent_gateway.front.notify import install_notifier
+    from agent_gateway.front.roots import install_roots
     from agent_gateway.front.statestore import install_state_store
     from agent_gateway.front.tasks import install_tasks
 
     install_state_store(mcp)
     install_notifier(mcp, gateway, resources_and_prompts=expose != "meta")
-    from agent_gateway.front.roots import install_roots
-
     install_roots(mcp, gateway)
     direct = None
     if expose != "meta":
