@@ -37,6 +37,13 @@ def _tool_error(exc: GatewayError) -> ToolError:
     return ToolError(error_text(exc), log_level=logging.DEBUG)
 
 
+INSTRUCTIONS = (
+    "Gateway to many MCP servers. Call list_servers or list_tools(query=...) to find a "
+    "tool (hits carry sig, its parameters; get_tool gives the full schema), then "
+    "call_tool(server, tool, arguments)."
+)
+
+
 async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
@@ -72,11 +79,7 @@ def build_server(gateway: Gateway, expose: str = "meta", list_wait: float = 5.0)
     mcp: FastMCP[Any] = FastMCP(
         "agent-gateway",
         version=__version__,
-        instructions=(
-            "Gateway to many MCP servers. Call list_servers or list_tools(query=...) to find a "
-            "tool (hits carry sig, its parameters; get_tool gives the full schema), then "
-            "call_tool(server, tool, arguments)."
-        ),
+        instructions=INSTRUCTIONS,
         lifespan=lifespan,
         dereference_schemas=False,  # a proxy lists a downstream's schemas as they came
     )
