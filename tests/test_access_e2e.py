@@ -387,7 +387,7 @@ def serve_main(
     cli = importlib.import_module("agent_gateway.cli.main")
 
     # main() would replace the root logger's handlers; keep pytest's.
-    monkeypatch.setattr(cli, "setup_logging", lambda *_: None)
+    monkeypatch.setattr(cli, "setup_logging", lambda *_, **__: None)
     # If serve ever got past loading (the bug under test), fail fast instead of serving.
 
     async def never_serve(*_: Any) -> int:
