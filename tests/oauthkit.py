@@ -50,6 +50,9 @@ class AuthServer:
     def revoke_access_tokens(self) -> None:
         self._post("/test/revoke-access")
 
+    def expire_access_tokens(self) -> None:
+        self._post("/test/expire-access")
+
     def _post(self, path: str) -> None:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method="POST")
         with urllib.request.urlopen(req, timeout=5):
@@ -97,6 +100,18 @@ def stored_tokens(state: Path, server: str) -> dict[str, Any]:
     data = json.loads(token_file(state, server).read_text())
     (item,) = data["entries"]["mcp-oauth-token"].values()
     return dict(item["value"])
+
+
+def set_stored_expiry(state: Path, server: str, expires_at: float) -> None:
+    """Make the stored login say its access token expires at ``expires_at`` (the server's
+    own record of the token is unchanged)."""
+    from agent_gateway.downstream.tokenstore import write_private
+
+    path = token_file(state, server)
+    data = json.loads(path.read_text())
+    for item in data["entries"]["mcp-oauth-token-expiry"].values():
+        item["value"]["expires_at"] = expires_at
+    write_private(path, data)
 
 
 def login(

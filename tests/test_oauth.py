@@ -21,6 +21,7 @@ from oauthkit import (
     free_port,
     login,
     login_here,
+    set_stored_expiry,
     state_env,
     stored_tokens,
     token_file,
@@ -147,6 +148,39 @@ async def test_the_gateway_refreshes_an_expiring_token_while_it_runs(
     assert stored_tokens(state, "s")["access_token"] != first  # the refreshed token was kept
     assert first not in stderr
     assert_no_token_text(state, "s", stderr)
+
+
+async def test_a_gateway_started_close_to_the_tokens_expiry_refreshes_before_its_first_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new session's first request must not send a token inside the refresh margin: the
+    server may already count it expired (clock skew, whole seconds), and this one then
+    revokes the refresh token too."""
+    state = tmp_path / "state"
+    with auth_server(tmp_path / "as.log") as server:
+        servers = {"s": {"url": server.url, "auth": "oauth"}}
+        config = write_oauth_config(tmp_path, servers)
+        monkeypatch.setenv("XDG_STATE_HOME", str(state))
+        await login_here(config, "s", state)
+        first = stored_tokens(state, "s")["access_token"]
+        set_stored_expiry(state, "s", time.time() + 20)  # inside the 30 s margin
+        server.expire_access_tokens()  # the server's clock is ahead by more than 20 s
+        async with start_gateway(tmp_path, servers, env=state_env(state)) as gw:
+            result = await gw.downstream("s", "whoami")
+            assert not result.is_error, text_of(result)
+            stderr = gw.stderr()
+        assert server.stats()["refreshes"] == 1
+    assert stored_tokens(state, "s")["access_token"] != first
+    assert_no_token_text(state, "s", stderr)
+
+
+def test_the_refresh_margin_is_30s_a_quarter_of_a_short_lifetime_and_at_least_a_second() -> None:
+    from agent_gateway.downstream.oauth import refresh_margin
+
+    assert refresh_margin(3600) == 30
+    assert refresh_margin(60) == 15
+    assert refresh_margin(2) == 1  # the server may keep 2 s as 1.x s (whole seconds)
+    assert refresh_margin(1) == 0.5  # never more than half the lifetime
 
 
 async def test_a_revoked_access_token_is_refreshed_not_answered_with_needs_login(

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     import httpx2
     from uvicorn.server import Server
 
-REFRESH_MARGIN = 30.0  # refresh this long before expiry (at most a quarter of the lifetime)
+REFRESH_MARGIN = 30.0  # refresh this long before expiry (see refresh_margin)
+WHOLE_SECOND = 1.0  # a server may keep expiry in whole seconds (a JWT's "exp"), so cut short
 CALLBACK_HOST = "localhost"
 REFUSED = "its login expired or was revoked (the authorization server refused the refresh token)."
 
@@ -103,10 +104,13 @@ class ServingOAuth(_StoredOAuth):
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         """The SDK's flow, refreshing early; and when the server refuses a token that looked
         valid (it revoked the access token, or restarted), one refresh before giving up:
-        the SDK itself would go straight to a new browser login."""
+        the SDK itself would go straight to a new browser login.
+
+        Early refresh is decided when the SDK is about to send ``request``: it holds its lock
+        then and has loaded the stored login, which a new session's first request finds only
+        there. A token close to expiry is not sent: the flow starts again and refreshes."""
         self._take_new_login()
-        self._expire_early()
-        retried = False
+        retried = early = False
         while True:
             try:
                 async with aclosing(super().async_auth_flow(request)) as flow:
@@ -116,6 +120,9 @@ class ServingOAuth(_StoredOAuth):
                             sent = await flow.asend(response)
                         except StopAsyncIteration:
                             return
+                        if sent is request and not early and self._expire_early():
+                            early = True
+                            break  # closing the flow releases its lock; the next one refreshes
                         response = yield sent
             except LoginRequiredError:
                 if retried or not self.context.can_refresh_token():
@@ -136,15 +143,24 @@ class ServingOAuth(_StoredOAuth):
         ctx.current_tokens = OAuthToken.model_validate(tokens)
         ctx.token_expiry_time = self.file.expires_at()
 
-    def _expire_early(self) -> None:
-        """Treat a token close to its expiry as expired, so the SDK refreshes it now."""
+    def _expire_early(self) -> bool:
+        """Treat a token close to its expiry as expired, so the SDK refreshes it now (True)."""
         ctx = self.context
         tokens, expiry = ctx.current_tokens, ctx.token_expiry_time
         if tokens is None or expiry is None or not tokens.expires_in or not tokens.refresh_token:
-            return
-        margin = min(REFRESH_MARGIN, int(tokens.expires_in) / 4)
-        if time.time() > expiry - margin:
-            ctx.token_expiry_time = time.time() - 1
+            return False
+        if time.time() <= expiry - refresh_margin(int(tokens.expires_in)):
+            return False
+        ctx.token_expiry_time = time.time() - 1
+        return True
+
+
+def refresh_margin(lifetime: float) -> float:
+    """How long before its expiry a token of ``lifetime`` seconds is refreshed: 30 s, at most a
+    quarter of the lifetime, but at least the second a server may cut off by keeping whole
+    seconds (while that is under half the lifetime). A server that finds a token expired may
+    revoke its refresh token with it (fastmcp's in-memory provider does): never send one late."""
+    return min(REFRESH_MARGIN, lifetime / 2, max(lifetime / 4, WHOLE_SECOND))
 
 
 class LoginOAuth(_StoredOAuth):
@@ -285,4 +301,5 @@ __all__ = [
     "login",
     "login_state",
     "logout",
+    "refresh_margin",
 ]

@@ -14,14 +14,18 @@ use), revocation. Environment:
 
 Test routes (no auth): ``POST /test/revoke`` forgets every refresh token (the
 next refresh gets ``invalid_grant``); ``POST /test/revoke-access`` forgets every
-access token (the next call gets 401, a refresh still works); ``GET /test/stats``
-counts registrations, code exchanges and refreshes.
+access token (the next call gets 401, a refresh still works); ``POST
+/test/expire-access`` makes every access token expired, as if the server's clock
+ran ahead (the provider revokes a token's refresh token too when it is presented
+after its expiry); ``GET /test/stats`` counts registrations, code exchanges and
+refreshes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 from fastmcp import FastMCP
 from fastmcp.server.auth.auth import ClientRegistrationOptions, RevocationOptions
@@ -99,6 +103,13 @@ def build(port: int) -> FastMCP:
     @mcp.custom_route("/test/revoke-access", methods=["POST"])
     async def revoke_access(request: Request) -> JSONResponse:
         provider.access_tokens.clear()
+        return JSONResponse({"ok": True})
+
+    @mcp.custom_route("/test/expire-access", methods=["POST"])
+    async def expire_access(request: Request) -> JSONResponse:
+        past = int(time.time()) - 1
+        for key, token in provider.access_tokens.items():
+            provider.access_tokens[key] = token.model_copy(update={"expires_at": past})
         return JSONResponse({"ok": True})
 
     @mcp.custom_route("/test/stats", methods=["GET"])
