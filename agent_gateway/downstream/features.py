@@ -21,9 +21,10 @@ as for ``tools/call``.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import mcp_types
+from fastmcp.telemetry import inject_trace_context
 
 from agent_gateway.compat import await_monitored
 from agent_gateway.core.errors import BackendError
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
     from agent_gateway.core.pins import Held, Kind
     from agent_gateway.downstream.pinning import HeldMap, T
     from agent_gateway.downstream.stdio import StdioProcessTransport
+
+
+def _trace_meta() -> mcp_types.RequestParamsMeta | None:
+    """The current trace context (``traceparent``) for a request's ``_meta``, if any."""
+    return cast("mcp_types.RequestParamsMeta | None", inject_trace_context(None))
 
 
 class ResourcesAndPrompts:
@@ -121,6 +127,7 @@ class ResourcesAndPrompts:
                 uri,
                 input_responses=answers.responses,
                 request_state=answers.state,
+                meta=_trace_meta(),
                 allow_input_required=True,
             )
             try:
@@ -167,6 +174,7 @@ class ResourcesAndPrompts:
                 arguments,
                 input_responses=answers.responses,
                 request_state=answers.state,
+                meta=_trace_meta(),  # as get_prompt_mcp: the current trace goes on
                 allow_input_required=True,
             )
             result = await self._monitored(client, get)
