@@ -197,3 +197,16 @@ async def test_a_parked_call_is_another_agents_only_by_name() -> None:
     assert parked.task is not None
     ended = await asyncio.wait_for(parked.task, 5)
     assert "shutting down" in ended.content[0].text
+
+
+@pytest.mark.parametrize("other", ["prompts/get other", "resources/read greet", "greet"])
+async def test_a_prompts_state_continues_that_prompt_only(other: str) -> None:
+    relay = InputRelay(key=b"k" * 32)
+    first = await call(relay, Downstream(asks("down-1")), Session(MODERN), tool="prompts/get greet")
+    retry = Round({"name": ACCEPT}, first.request_state)
+    with pytest.raises(UnknownRequestStateError):
+        await call(relay, Downstream(done("never")), Session(MODERN), given=retry, tool=other)
+    downstream = Downstream(done("Hi, Ada!"))
+    again = await call(relay, downstream, Session(MODERN), given=retry, tool="prompts/get greet")
+    assert again == done("Hi, Ada!")
+    assert downstream.answers == [Answers({"name": ACCEPT}, "down-1")]

@@ -208,3 +208,91 @@ async def test_a_server_the_agent_may_not_see_never_asks_it_anything(
         assert caller.asked == []
         seen = await gw.downstream("asking", "ask_name", agent_id="bob", greeting="Hi")
         assert text_of(seen) == "Hi, Ada!"
+
+
+PROMPT_ARGS = {"name": "greet", "arguments": {"greeting": "Hi"}}
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_meta_mode_prompts_and_resources_relay_a_2026_downstreams_question(
+    tmp_path: Path, mode: str
+) -> None:
+    caller = Handlers("Ada", "Grace")
+    async with start_gateway(tmp_path, ASKING, mode=mode, client_options=caller.options()) as gw:
+        got = await gw.downstream("asking", "prompts/get", **PROMPT_ARGS)
+        assert not got.is_error, text_of(got)
+        [message] = got.structured_content["messages"]
+        assert message["content"]["text"] == "Hi, Ada!"
+        read = await gw.downstream("asking", "resources/read", uri="asking://name")
+        assert not read.is_error, text_of(read)
+        assert read.structured_content["contents"][0]["text"] == "Grace"
+    assert caller.asked == ["Whose name?", "Whose name?"]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_direct_prompts_and_resources_relay_a_2026_downstreams_question(
+    tmp_path: Path, mode: str
+) -> None:
+    caller = Handlers("Ada", "Grace")
+    args = ["--expose", "direct"]
+    async with start_gateway(
+        tmp_path, ASKING, mode=mode, args=args, client_options=caller.options()
+    ) as gw:
+        await await_until(gw.client.list_prompts, what="the asking server's prompts")
+        got = await gw.client.get_prompt("asking__greet", {"greeting": "Hi"})
+        [message] = got.messages
+        assert isinstance(message.content, mcp_types.TextContent)
+        assert message.content.text == "Hi, Ada!"
+        [content] = await gw.client.read_resource("agw://asking/asking://name")
+        assert isinstance(content, mcp_types.TextResourceContents) and content.text == "Grace"
+    assert caller.asked == ["Whose name?", "Whose name?"]
+
+
+async def test_over_http_a_prompts_state_is_refused_for_another_agent(tmp_path: Path) -> None:
+    alice, alice_sha = _token()
+    carol, carol_sha = _token()
+    policies = {
+        "alice": f'tokens_sha256 = ["{alice_sha}"]\n[allow]\nservers = ["asking"]\n',
+        "carol": f'tokens_sha256 = ["{carol_sha}"]\n[allow]\nservers = ["asking"]\n',
+    }
+    options = Handlers().options()
+    args = {"server": "asking", "tool": "prompts/get", "arguments": PROMPT_ARGS}
+    answers: dict[str, mcp_types.InputResponse] = {
+        "whose": mcp_types.ElicitResult(action="accept", content={"name": "Mallory"})
+    }
+    with http_gateway(tmp_path, ASKING, policies=policies) as gw:
+        async with Client(gw.url, auth=alice, timeout=30, **options) as client:
+            first = await client.session.call_tool("call_tool", args, allow_input_required=True)
+        assert isinstance(first, mcp_types.InputRequiredResult), first
+        assert set(first.input_requests or {}) == {"whose"}
+        for token, expected in ((carol, "Unknown or expired requestState"), (alice, "Mallory")):
+            async with Client(gw.url, auth=token, timeout=30, **options) as client:
+                retry = await client.session.call_tool(
+                    "call_tool",
+                    args,
+                    input_responses=answers,
+                    request_state=first.request_state,
+                    allow_input_required=True,
+                )
+            assert isinstance(retry, mcp_types.CallToolResult)
+            assert expected in text_of(retry), text_of(retry)
+
+
+async def test_a_direct_read_with_a_forged_state_never_reaches_a_downstream(
+    tmp_path: Path,
+) -> None:
+    options = Handlers().options()
+    args = ["--expose", "direct"]
+    async with start_gateway(
+        tmp_path, ASKING, mode="auto", args=args, client_options=options
+    ) as gw:
+        await await_until(gw.client.list_resources, what="the asking server's resources")
+        uri = "agw://asking/asking://name"
+        first = await gw.client.session.read_resource(uri, allow_input_required=True)
+        assert isinstance(first, mcp_types.InputRequiredResult), first
+        assert first.request_state and set(first.input_requests or {}) == {"whose"}
+        assert first.request_state != "asked-whose"  # the gateway's envelope, not the server's
+        with pytest.raises(MCPError, match="requestState"):
+            await gw.client.session.read_resource(
+                uri, request_state="asked-whose", allow_input_required=True
+            )

@@ -11,23 +11,35 @@ prompt, and ``read_resource`` of a URI that only a held template matches
 (not a listed resource, nor an approved template), raise QuarantinedToolError
 naming the approve command; both list afresh first, so a change is seen even
 by a caller that never listed. Plain resources are data and are not pinned.
+
+A 2026-07-28 server may answer either with an ``InputRequiredResult`` (it
+needs input first); that comes back as it came, and the retry carries the
+caller's :class:`Answers` (the front decides who answers: front/inputrelay.py),
+as for ``tools/call``.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import mcp_types
+from fastmcp.telemetry import inject_trace_context
 
 from agent_gateway.compat import await_monitored
 from agent_gateway.core.errors import BackendError
+from agent_gateway.downstream.inputs import Answers
 
 if TYPE_CHECKING:
     from agent_gateway.core.errors import QuarantinedToolError
     from agent_gateway.core.pins import Held, Kind
     from agent_gateway.downstream.pinning import HeldMap, T
     from agent_gateway.downstream.stdio import StdioProcessTransport
+
+
+def _trace_meta() -> mcp_types.RequestParamsMeta | None:
+    """The current trace context (``traceparent``) for a request's ``_meta``, if any."""
+    return cast("mcp_types.RequestParamsMeta | None", inject_trace_context(None))
 
 
 class ResourcesAndPrompts:
@@ -92,7 +104,9 @@ class ResourcesAndPrompts:
             return
         raise self.hold_error(through[0])
 
-    async def read_resource(self, uri: str) -> mcp_types.ReadResourceResult | None:
+    async def read_resource(
+        self, uri: str, answers: Answers | None = None
+    ) -> mcp_types.ReadResourceResult | mcp_types.InputRequiredResult | None:
         """Read ``uri``, sent exactly as given; None if the server has no such resource.
 
         The client's ``read_resource*`` helpers re-spell the URI (pydantic
@@ -108,19 +122,29 @@ class ResourcesAndPrompts:
             caps = client.server_capabilities
             if caps is not None and caps.resources is None:
                 return None
-            read = client.session.read_resource(uri)
+            answers = answers or Answers(None, None)
+            read = client.session.read_resource(
+                uri,
+                input_responses=answers.responses,
+                request_state=answers.state,
+                meta=_trace_meta(),
+                allow_input_required=True,
+            )
             try:
-                if self._stdio is None:  # remote: watch the session as call_tool_mcp does
-                    result = await await_monitored(client, read)
-                else:
-                    result = await read
+                result = await self._monitored(client, read)
             except MCPError as exc:
                 if exc.code in (mcp_types.INVALID_PARAMS, mcp_types.METHOD_NOT_FOUND, -32002):
                     return None
                 raise
-            if not isinstance(result, mcp_types.ReadResourceResult):
+            if not isinstance(result, mcp_types.ReadResourceResult | mcp_types.InputRequiredResult):
                 raise BackendError(self.name, "answered resources/read with an unknown result.")
             return result
+
+    async def _monitored(self, client: Any, request: Any) -> Any:
+        """A session request's answer; a remote session is watched as call_tool_mcp does."""
+        if self._stdio is None:
+            return await await_monitored(client, request)
+        return await request
 
     async def list_prompts(self) -> list[mcp_types.Prompt]:
         """The server's approved prompts, in its order (every page)."""
@@ -132,8 +156,8 @@ class ResourcesAndPrompts:
         return self._screen_items("prompt", items)
 
     async def get_prompt(
-        self, name: str, arguments: dict[str, str] | None
-    ) -> mcp_types.GetPromptResult:
+        self, name: str, arguments: dict[str, str] | None, answers: Answers | None = None
+    ) -> mcp_types.GetPromptResult | mcp_types.InputRequiredResult:
         """Render the server's prompt ``name`` with ``arguments``; its result as it came.
 
         QuarantinedToolError if pinning holds the prompt.
@@ -142,8 +166,18 @@ class ResourcesAndPrompts:
             held = (await self.prompts_view())[1].get(name)
             if held is not None:
                 raise self.hold_error(held)
+        answers = answers or Answers(None, None)
         async with self._request() as client:
-            result = await client.get_prompt_mcp(name, arguments)
-            if not isinstance(result, mcp_types.GetPromptResult):
+            # Not get_prompt_mcp: it would answer input_required itself.
+            get = client.session.get_prompt(
+                name,
+                arguments,
+                input_responses=answers.responses,
+                request_state=answers.state,
+                meta=_trace_meta(),  # as get_prompt_mcp: the current trace goes on
+                allow_input_required=True,
+            )
+            result = await self._monitored(client, get)
+            if not isinstance(result, mcp_types.GetPromptResult | mcp_types.InputRequiredResult):
                 raise BackendError(self.name, "answered prompts/get with an unknown result.")
             return result

@@ -35,6 +35,13 @@ person approved them) are not listed; getting a held prompt by the name it
 would have (``{server}__{name}``) answers with the quarantine error, which
 names the approve command, and so does reading a URI only a held template
 matches (the Backend checks; downstream/features.py).
+
+Input: a 2026-07-28 server's ``input_required`` answer to a get or a read is
+relayed as for a direct tool (front/inputrelay.py): to a 2026-07-28 caller
+as this request's own ``input_required`` answer, with the gateway's envelope
+for ``prompts/get NAME`` / ``resources/read URI`` (the downstream's name and
+URI), whose retry is routed and checked again like the first request; a
+handshake-era caller is asked on its own session.
 """
 
 from __future__ import annotations
@@ -45,9 +52,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import mcp_types
+from fastmcp import Context
 from fastmcp.exceptions import NotFoundError, PromptError, ResourceError
-from fastmcp.prompts.base import Prompt, PromptResult
-from fastmcp.resources.base import Resource, ResourceResult
+from fastmcp.prompts.base import InputRequiredPromptResult, Prompt, PromptResult
+from fastmcp.resources.base import InputRequiredResourceResult, Resource, ResourceResult
 from fastmcp.resources.template import ResourceTemplate
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 
@@ -55,8 +63,9 @@ from agent_gateway.core import errors
 from agent_gateway.core.errors import GatewayError
 from agent_gateway.core.identity import Caller
 from agent_gateway.core.names import direct_name, direct_names, is_direct_name, split_direct_uri
-from agent_gateway.downstream.backend import Backend, State
+from agent_gateway.downstream.backend import Answers, Backend, LogFn, ProgressFn, State
 from agent_gateway.downstream.pinning import HeldMap
+from agent_gateway.front.backchannel import CallerPeer
 from agent_gateway.front.direct_items import (
     DirectPrompt,
     DirectResource,
@@ -65,11 +74,14 @@ from agent_gateway.front.direct_items import (
     PassthroughResourceResult,
 )
 from agent_gateway.front.gateway import Gateway
+from agent_gateway.front.inputrelay import answering, round_of
 from agent_gateway.front.redaction import error_text
+from agent_gateway.front.relays import request_of
 
 logger = logging.getLogger("agent_gateway.front.direct_resources")
 
 LIST_TIMEOUT = 5.0  # seconds one server may take to list its resources or prompts
+NO_RELAYS: tuple[ProgressFn | None, LogFn | None] = (None, None)  # a get's progress: not relayed
 
 T = TypeVar("T")
 PromptIndex = dict[str, tuple[str, mcp_types.Prompt]]  # direct name -> (server, prompt)
@@ -123,6 +135,25 @@ class DirectResources(Middleware):
         found = await asyncio.gather(*(one(b) for b in running))
         return dict(pair for pair in found if pair is not None)
 
+    async def _relayed(
+        self,
+        ctx: Context | None,
+        caller: Caller,
+        target: tuple[str, str],
+        fetch: Callable[[Answers | None], Awaitable[T]],
+    ) -> T | mcp_types.InputRequiredResult:
+        """``fetch`` (a get or a read of ``target``: the server, and what, for the
+        envelope), with the input a 2026-07-28 server asks for relayed (inputrelay.py)."""
+        session, request_id = request_of(ctx)
+        peer = None if session is None else CallerPeer(session, request_id)
+
+        async def once(answers: Answers | None, _p: ProgressFn | None, _l: LogFn | None) -> T:
+            return await fetch(answers)
+
+        server, what = target
+        with answering(round_of(ctx)):
+            return await self.gateway.inputs.call(server, what, caller.agent, peer, once, NO_RELAYS)
+
     async def on_list_resources(
         self,
         context: MiddlewareContext[mcp_types.ListResourcesRequest],
@@ -162,14 +193,22 @@ class DirectResources(Middleware):
             return await call_next(context)
         server, downstream_uri = target
         try:
-            backend = self._visible_backend(self.gateway.caller(None), server)
-            result = await backend.read_resource(downstream_uri)
+            caller = self.gateway.caller(None)
+            backend = self._visible_backend(caller, server)
+            result = await self._relayed(
+                context.fastmcp_context,
+                caller,
+                (server, f"resources/read {downstream_uri}"),
+                lambda answers: backend.read_resource(downstream_uri, answers),
+            )
         except GatewayError as exc:
             if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown resource: {uri!r}") from exc
             raise ResourceError(error_text(exc), log_level=logging.DEBUG) from exc
         if result is None:
             raise NotFoundError(f"Unknown resource: {uri!r}")
+        if isinstance(result, mcp_types.InputRequiredResult):
+            return InputRequiredResourceResult(result)
         return PassthroughResourceResult.of(server, result)
 
     def _prompts_of(self, caller: Caller) -> PromptIndex:
@@ -229,11 +268,19 @@ class DirectResources(Middleware):
         if caller is None or target is None:
             return await call_next(context)  # answers as fastmcp does for a missing prompt
         server, prompt = target
+        arguments = context.message.arguments
         try:
             backend = self._visible_backend(caller, server)
-            result = await backend.get_prompt(prompt.name, context.message.arguments)
+            result = await self._relayed(
+                context.fastmcp_context,
+                caller,
+                (server, f"prompts/get {prompt.name}"),
+                lambda answers: backend.get_prompt(prompt.name, arguments, answers),
+            )
         except GatewayError as exc:
             if isinstance(exc, errors.NotFoundError):
                 raise NotFoundError(f"Unknown prompt: {name!r}") from exc
             raise PromptError(error_text(exc), log_level=logging.DEBUG) from exc
+        if isinstance(result, mcp_types.InputRequiredResult):
+            return InputRequiredPromptResult(result)
         return PassthroughPromptResult.of(result)

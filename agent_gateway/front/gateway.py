@@ -41,7 +41,7 @@ from agent_gateway.downstream.manager import ProxyManager
 from agent_gateway.front.argerrors import with_argument_help
 from agent_gateway.front.backchannel import CallerPeer
 from agent_gateway.front.inputrelay import InputRelay, answering, round_of
-from agent_gateway.front.metaitems import ITEM_METHODS, item_result
+from agent_gateway.front.metaitems import ITEM_METHODS, item_call
 from agent_gateway.front.observing import Observer, downstream_s
 from agent_gateway.front.redaction import redact_error_result, redact_tree
 from agent_gateway.front.relays import relays, request_of
@@ -294,7 +294,7 @@ class Gateway:
         """Read and check the arguments, call; a downstream's argument error gets the schema."""
         args = parse_arguments(arguments)
         if isinstance(found, str):
-            return await item_result(backend, found, args or {})
+            return await item_call(self.inputs, backend, found, args or {}, (caller.agent, peer))
         check_arguments(backend.name, found.name, found.input_schema, args)
         if found.execution is not None and found.execution.task_support == "required":
             raise TaskRequiredError(backend.name, found.name)  # front/tasks.py runs it as one

@@ -2,8 +2,9 @@
 
 Four cases, by who speaks which era:
 
-- a 2026-07-28 downstream answers ``tools/call`` with ``input_required``
-  (questions plus its own ``requestState``):
+- a 2026-07-28 downstream answers ``tools/call`` (or ``prompts/get``,
+  ``resources/read``) with ``input_required`` (questions plus its own
+  ``requestState``):
   - to a 2026-07-28 caller it is relayed as an ``input_required`` result whose
     ``requestState`` is the gateway's signed :class:`Envelope` (server, tool,
     agent, the downstream's state). The caller's retry (the same call, with
@@ -26,8 +27,12 @@ as well (the SDK's request-state boundary, which also binds it to the call's
 name and arguments).
 
 The three call routes (the fast route, the ``call_tool`` meta-tool, direct
-tools) put the caller's ``inputResponses`` and ``requestState`` in
-:data:`CALL_ROUND` for the call (:func:`answering`).
+tools) and direct mode's prompts and resources (direct_resources.py) put the
+caller's ``inputResponses`` and ``requestState`` in :data:`CALL_ROUND` for the
+call (:func:`answering`). The envelope's ``tool`` is then the tool's name, or
+``prompts/get NAME`` / ``resources/read URI`` (meta mode's ``call_tool``
+with those methods, and direct mode, alike): a prompt's state continues only
+that prompt.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from agent_gateway.downstream.backchannel import CALL_PEER
 from agent_gateway.downstream.backend import Answers, LogFn, ProgressFn
 from agent_gateway.front.backchannel import CallerPeer
 from agent_gateway.front.parking import MAX_PARKED, ParkedCall, ParkingPeer
-from agent_gateway.front.rounds import WHAT, Outcome, drive
+from agent_gateway.front.rounds import WHAT, R, drive
 
 logger = logging.getLogger("agent_gateway.front.inputrelay")
 
@@ -61,7 +66,7 @@ _CAPABILITY = {
     "roots/list": "roots",
 }
 
-CallFn = Callable[[Answers | None, ProgressFn | None, LogFn | None], Coroutine[Any, Any, Outcome]]
+CallFn = Callable[[Answers | None, ProgressFn | None, LogFn | None], Coroutine[Any, Any, R]]
 
 
 @dataclass(frozen=True)
@@ -120,15 +125,21 @@ class InputRelay:
         tool: str,
         agent: str | None,
         peer: CallerPeer | None,
-        call: CallFn,
+        call: CallFn[R],
         relays: tuple[ProgressFn | None, LogFn | None],
-    ) -> Outcome:
-        """Call the downstream for this caller, carrying the input it needs either way."""
+    ) -> R | mcp_types.InputRequiredResult:
+        """Call the downstream for this caller, carrying the input it needs either way.
+
+        ``tool`` names what is called, for the envelope: a tool's name, or
+        ``prompts/get NAME`` / ``resources/read URI``.
+        """
         given = CALL_ROUND.get()
         envelope = self._envelope(given, server, tool, agent)
+        result: R | mcp_types.InputRequiredResult  # a parked call's task: any of those
         if envelope is not None and envelope.kind == "parked":
             assert given is not None
-            return await self._resume(envelope, given.responses, peer, relays)
+            result = await self._resume(envelope, given.responses, peer, relays)
+            return result
         answers = None
         if envelope is not None and given is not None:
             answers = Answers(given.responses, envelope.state)
@@ -142,7 +153,8 @@ class InputRelay:
             parked.task = asyncio.create_task(call(answers, parked.progress, parked.on_log))
         finally:
             CALL_PEER.reset(token)
-        return await self._settle(parked, peer)
+        result = await self._settle(parked, peer)
+        return result
 
     def _envelope(
         self, given: Round | None, server: str, tool: str, agent: str | None
@@ -160,7 +172,7 @@ class InputRelay:
         responses: dict[str, mcp_types.InputResponse] | None,
         peer: CallerPeer | None,
         relays: tuple[ProgressFn | None, LogFn | None],
-    ) -> Outcome:
+    ) -> Any:
         parked = self.parked.pop(envelope.call or "", None)
         if parked is None or peer is None:
             raise UnknownRequestStateError(envelope.server, envelope.tool)
@@ -171,7 +183,7 @@ class InputRelay:
         parked.answer(responses)
         return await self._settle(parked, peer)
 
-    async def _settle(self, parked: ParkedCall, peer: CallerPeer) -> Outcome:
+    async def _settle(self, parked: ParkedCall, peer: CallerPeer) -> Any:
         """The call's result, or its open questions as an input_required result."""
         task = parked.task
         assert task is not None
@@ -185,7 +197,7 @@ class InputRelay:
             parked.drop("The call has ended.")
             if task.cancelled():  # not by this caller (that is handled above)
                 raise BackendError(parked.server, "stopped the call (it was cancelled).")
-            result: Outcome = task.result()
+            result = task.result()
             if isinstance(result, mcp_types.InputRequiredResult):
                 return self._relayed(result, parked, peer)
             return result

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import mcp_types
 
@@ -30,7 +30,8 @@ MAX_ROUNDS = 10  # as the SDKs' own clients (typescript, go, csharp, python)
 STATE_ONLY_PAUSE = (0.05, 0.25)  # a round with state only: pause, doubling, up to the cap
 
 Outcome = dict[str, Any] | CallOutcome
-Call = Callable[[Answers | None], Awaitable[Outcome]]
+R = TypeVar("R")  # a call's result: a tool's, a prompt's, a resource's (or input_required)
+Call = Callable[[Answers | None], Awaitable[R]]
 
 WHAT = {
     "elicitation/create": "a question for the user (elicitation)",
@@ -39,9 +40,7 @@ WHAT = {
 }
 
 
-async def drive(
-    server: str, peer: CallerPeer | None, call: Call, answers: Answers | None
-) -> Outcome:
+async def drive(server: str, peer: CallerPeer | None, call: Call[R], answers: Answers | None) -> R:
     """Call, answering ``input_required`` rounds through ``peer``; the final result."""
     token = CALL_PEER.set(peer)  # a handshake-era downstream asks the same caller
     try:

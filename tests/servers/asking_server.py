@@ -5,7 +5,9 @@ On a 2026-07-28 connection ``ask_name`` answers ``tools/call`` with an
 state of its own) and completes when the client retries with the answer; on
 a handshake-era connection it asks with ``ctx.elicit()``. ``ask_twice`` asks
 two rounds (the second round's state carries the first answer); ``ask_model``
-asks for sampling. Run over stdio: ``python tests/servers/asking_server.py``.
+asks for sampling. The prompt ``greet`` and the resource ``asking://name``
+ask for a name the same way (``prompts/get`` and ``resources/read`` answer
+``input_required`` too). Run over stdio: ``python tests/servers/asking_server.py``.
 """
 
 from __future__ import annotations
@@ -91,6 +93,26 @@ def build_server() -> FastMCP:
         assert isinstance(answer, mcp_types.CreateMessageResult)
         content = answer.content
         return f"model said: {getattr(content, 'text', content)}"
+
+    async def name_of(ctx: Context) -> str | mcp_types.InputRequiredResult:
+        if not _modern(ctx):
+            got = await ctx.elicit("Whose name?", response_type=Name)
+            data = getattr(got, "data", None)
+            return data.name if isinstance(data, Name) else f"the user chose {got.action}"
+        if ctx.request_state != "asked-whose":
+            return _ask("whose", "Whose name?", "asked-whose")
+        return _answer(ctx, "whose")
+
+    @mcp.prompt
+    async def greet(greeting: str, ctx: Context) -> str | mcp_types.InputRequiredResult:
+        """A greeting for a name the user gives."""
+        name = await name_of(ctx)
+        return name if not isinstance(name, str) else f"{greeting}, {name}!"
+
+    @mcp.resource("asking://name")
+    async def the_name(ctx: Context) -> str | mcp_types.InputRequiredResult:
+        """A name the user gives."""
+        return await name_of(ctx)
 
     @mcp.tool
     def plain() -> str:
