@@ -258,17 +258,23 @@ async def test_a_tasks_question_reaches_the_caller_while_it_waits_for_the_result
         assert "Research Report: rome (historical)" in result["content"][0]["text"]
 
 
-async def test_a_2026_caller_gets_a_clear_error_for_a_task_request(tmp_path: Path) -> None:
+async def test_a_2026_caller_is_told_the_tasks_extension_is_not_relayed(tmp_path: Path) -> None:
     servers = {"everything": everything_server()}
     async with start_gateway(tmp_path, servers, args=["--expose", "direct"]) as gw:
         assert gw.client.session.protocol_version == "2026-07-28"
+        caps = gw.client.server_capabilities
+        assert caps is not None
+        assert "io.modelcontextprotocol/tasks" not in (caps.extensions or {})
         await listed(gw, DIRECT)
         for method, params in (
             ("tools/call", {"name": DIRECT, "arguments": {"topic": "x"}, "task": {}}),
             ("tasks/get", {"taskId": "abc"}),
+            ("tasks/update", {"taskId": "abc", "inputResponses": {}}),
         ):
             refused = await refusal(gw, method, params)
-            assert refused.error.code != -32601
+            assert refused.error.code == -32600
+            text = "does not relay the io.modelcontextprotocol/tasks extension of protocol 2026"
+            assert text in refused.error.message
             assert "need protocol 2025-11-25" in refused.error.message
 
 

@@ -29,8 +29,9 @@ SDK's per-version check of ``tools/call`` results, and the ``tasks/*``
 methods are not in the SDK's 2025-11-25 method table. The same middleware
 adds the ``tasks`` capability to a 2025-11-25 ``initialize`` answer. Other
 protocol versions have no core tasks (2026-07-28 has the
-``io.modelcontextprotocol/tasks`` extension, which the gateway does not
-relay): their task requests get a clear error naming the version.
+``io.modelcontextprotocol/tasks`` extension, which the gateway neither
+advertises nor relays): their task requests, and that extension's
+``tasks/update``, get a clear error naming the version and the extension.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from typing import Any
 import mcp_types
 from fastmcp import FastMCP
 from mcp import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from agent_gateway.compat import connection_of, low_level_server
 from agent_gateway.core import errors
@@ -63,6 +65,12 @@ from agent_gateway.front.redaction import error_text
 KEPT = 1000  # tasks remembered per agent; the oldest are forgotten first
 CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
 RELATED_TASK = "io.modelcontextprotocol/related-task"
+# Protocol 2026-07-28 moved tasks into this extension (SEP-2663): tasks/get (with the
+# result inlined), tasks/update, tasks/cancel; no tasks/result, no tasks/list. The
+# gateway does not relay it; its one method without a 2025-11-25 namesake is refused
+# with the same sentence as the others instead of answering -32601.
+EXTENSION_ID = "io.modelcontextprotocol/tasks"
+EXTENSION_METHODS = frozenset({"tasks/update"})
 
 Route = Callable[[Caller, str], Awaitable[tuple[str, str] | None]]
 
@@ -124,18 +132,15 @@ class FrontTasks:
         method, params = ctx.method, ctx.params
         if method == "initialize":
             return _advertised(await call_next(ctx))
+        version = getattr(ctx, "protocol_version", None)
         is_task_call = method == "tools/call" and isinstance(params, Mapping) and "task" in params
-        if not is_task_call and method not in TASK_METHODS:
+        extension_only = version in MODERN_PROTOCOL_VERSIONS and method in EXTENSION_METHODS
+        if not is_task_call and method not in TASK_METHODS and not extension_only:
             return await call_next(ctx)
         params = dict(params) if isinstance(params, Mapping) else {}
-        version = getattr(ctx, "protocol_version", None)
         try:
             if version != TASK_ERA:
-                raise errors.TaskNotSupportedError(
-                    f"Tasks through agent-gateway need protocol {TASK_ERA} (tasks in the core "
-                    f"spec); this connection speaks {version}. Reconnect with {TASK_ERA} to "
-                    "run tools as tasks."
-                )
+                raise _not_this_era(version)
             if is_task_call:
                 return await self._create(ctx, params)
             return await self._task_request(ctx, method, params)
@@ -313,6 +318,21 @@ def _advertised(result: Any) -> Any:
         if isinstance(wire_caps, dict):
             result["capabilities"] = {**wire_caps, "tasks": CAPABILITY}
     return result
+
+
+def _not_this_era(version: str | None) -> errors.TaskNotSupportedError:
+    """The refusal of a task request on a connection that does not speak 2025-11-25."""
+    if version in MODERN_PROTOCOL_VERSIONS:
+        return errors.TaskNotSupportedError(
+            f"agent-gateway does not relay the {EXTENSION_ID} extension of protocol {version} "
+            "and does not advertise it; tasks through agent-gateway need protocol "
+            f"{TASK_ERA} (tasks in the core spec). Reconnect with {TASK_ERA} to run tools "
+            "as tasks."
+        )
+    return errors.TaskNotSupportedError(
+        f"Tasks through agent-gateway need protocol {TASK_ERA} (tasks in the core spec); "
+        f"this connection speaks {version}. Reconnect with {TASK_ERA} to run tools as tasks."
+    )
 
 
 def _protocol_error(exc: errors.GatewayError) -> MCPError:
