@@ -16,6 +16,10 @@ the old one pointed at. So a change of ``..data`` in a watched folder counts
 as a change of everything that lives under that folder, and restarts the
 watch: folders watched through the old link (``policies/`` as a symlink,
 ``.agent-gateway/``) are gone.
+
+A restarted watch (a folder appeared or went, or a swap) catches up once it is
+armed: it re-reads the files whose content differs from what their last
+reload read, and records a reload only if that changed something.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ logger = logging.getLogger("agent_gateway.watcher")
 
 STEP_MS = 20
 DEBOUNCE_MS = 400
+IDLE_MS = 1000  # an idle watch wakes this often (a re-armed one catches up on its first)
 SWAP_LINK = "..data"  # the symlink a ConfigMap volume update renames into place
 
 
@@ -199,6 +204,7 @@ class Reloader:
     async def _watch(self, stop: asyncio.Event) -> None:
         from watchfiles import awatch
 
+        catch_up = False  # a re-armed watch reads what changed while it was not watching
         while not stop.is_set():
             paths = self._watch_paths()
             logger.debug("Watching %s", ", ".join(paths))
@@ -211,21 +217,26 @@ class Reloader:
                     step=STEP_MS,
                     debounce=DEBOUNCE_MS,
                     stop_event=stop,
+                    rust_timeout=IDLE_MS,
+                    yield_on_timeout=True,  # an empty batch: the (new) watch is armed
                     recursive=False,
                     ignore_permission_denied=True,
                 ):
                     kinds = [self._classify(p) for _, p in batch]
-                    touched = {
-                        "config": any(k[0] for k in kinds),
-                        "policies": any(k[1] for k in kinds),
-                        "pins": any(k[2] for k in kinds),
-                    }
-                    await self.reload(**touched)
-                    swapped = any(Path(p).name == SWAP_LINK for _, p in batch)
-                    if swapped or self._watch_paths() != paths:
-                        # Watch the new folders (the ones behind the new ..data too);
-                        # catch up on edits made in the gap (config, policies, pins).
+                    if kinds:
+                        await self.reload(
+                            config=any(k[0] for k in kinds),
+                            policies=any(k[1] for k in kinds),
+                            pins=any(k[2] for k in kinds),
+                        )
+                    if catch_up:  # armed now, so nothing saved from here on is missed
+                        catch_up = False
                         await self.catch_up()
+                    swapped = any(Path(p).name == SWAP_LINK for _, p in batch)
+                    if swapped or (kinds and self._watch_paths() != paths):
+                        # Watch the new folders (the ones behind the new ..data too),
+                        # then catch up on edits made in the gap (config, policies, pins).
+                        catch_up = True
                         break
             except Exception:  # the watcher must survive anything; log and go on
                 logger.exception("The file watcher failed; restarting it")

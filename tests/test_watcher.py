@@ -598,23 +598,28 @@ async def test_the_watch_loop_follows_saves_and_a_new_policies_folder(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("when", ["noticed", "rearming"])
 async def test_a_config_save_made_while_the_watch_is_rearmed_is_applied_without_another_save(
-    tmp_path: Path, closing: list[Setup]
+    tmp_path: Path, closing: list[Setup], when: str
 ) -> None:
     s = make(tmp_path, servers("a"))
     closing.append(s)
     pins = s.gateway.manager.pins
     assert pins is not None
     stop, task = await _run_watch(s)
-    # The save lands when the watcher has noticed .agent-gateway/ (its folder list
-    # changed) and before it re-arms over it: neither the old watch nor the new one sees it.
+    # The save lands once the watcher has noticed .agent-gateway/ (its folder list changed:
+    # "noticed"), or as it lists the folders to re-arm over ("rearming"): either way before
+    # the new watch is armed, after the old one stopped looking.
     watch_paths = s.reloader._watch_paths
+    calls: list[bool] = []
     saved: list[bool] = []
 
     def save_during_the_gap() -> list[str]:
-        if pins.path.parent.is_dir() and not saved:
-            saved.append(True)
-            write_config(tmp_path, servers("a", "b"))
+        if pins.path.parent.is_dir():
+            calls.append(True)
+            if len(calls) == {"noticed": 1, "rearming": 2}[when]:
+                saved.append(True)
+                write_config(tmp_path, servers("a", "b"))
         return watch_paths()
 
     s.reloader._watch_paths = save_during_the_gap  # type: ignore[method-assign]
