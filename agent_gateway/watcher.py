@@ -16,6 +16,10 @@ the old one pointed at. So a change of ``..data`` in a watched folder counts
 as a change of everything that lives under that folder, and restarts the
 watch: folders watched through the old link (``policies/`` as a symlink,
 ``.agent-gateway/``) are gone.
+
+A restarted watch (a folder appeared or went, or a swap) catches up once it is
+armed: it re-reads the files whose content differs from what their last
+reload read, and records a reload only if that changed something.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ logger = logging.getLogger("agent_gateway.watcher")
 
 STEP_MS = 20
 DEBOUNCE_MS = 400
+IDLE_MS = 1000  # an idle watch wakes this often (a re-armed one catches up on its first)
 SWAP_LINK = "..data"  # the symlink a ConfigMap volume update renames into place
 
 
@@ -50,28 +55,35 @@ class Reloader:
         pins = gateway.manager.pins
         self.pins_path = None if pins is None else Path(os.path.abspath(pins.path))
         self._lock = asyncio.Lock()
+        self._seen: dict[str, object] = {}  # what the last reload of each file read
         self.watching = False  # the watch loop runs: file changes will be seen (readiness)
 
     # ----- apply -----------------------------------------------------------------------
 
-    def reload_config(self) -> Reload:
+    def reload_config(self, *, quiet: bool = False) -> Reload | None:
+        """Read the config again and apply the diff. ``quiet``: record nothing if nothing
+        changed (a catch-up that found the file as it was)."""
         manager = self.gateway.manager
+        self._seen["config"] = _config_print(self.config_path)
         try:
             new = GatewayConfig.from_file(self.config_path)
         except ConfigError as exc:
             logger.error("Config reload rejected, keeping the running config: %s", exc)
             return self._record(str(self.config_path), False, {}, [ReloadError.of_config(exc)])
         remember_config(new)  # its new secrets are redacted before anything mentions them
+        change = manager.apply(new)
+        if quiet and change.empty:
+            return None
         for warning in new.warnings:
             logger.warning("%s: %s", self.config_path, warning)
-        change = manager.apply(new)
         summary = {k: list(v) for k, v in change.summary().items()}
         if not change.empty:
             logger.info("Config reloaded: %s", _describe(summary))
         return self._record(str(self.config_path), True, summary, [])
 
-    def reload_policies(self) -> Reload | None:
+    def reload_policies(self, *, quiet: bool = False) -> Reload | None:
         current = self.gateway.policies
+        self._seen["policies"] = _policies_print(self.policies_path)
         if not self.policies_path.is_dir() and (current.open_mode or current.absent):
             return None  # still no folder: open mode (or, with --agent, nothing) goes on
         folder = str(self.policies_path)
@@ -91,6 +103,8 @@ class Reloader:
             return self._record(folder, False, {}, errors)
         changed = _changed_agents(current, new)
         self.gateway.policies = new
+        if quiet and not changed and not current.open_mode:
+            return None
         if current.open_mode:
             logger.info("A policies folder appeared at %s: open mode ends.", self.policies_path)
         elif changed:
@@ -133,6 +147,17 @@ class Reloader:
                 self.reload_pins()
             if config:
                 self.reload_config()
+            self.gateway.notify_changed()
+
+    async def catch_up(self) -> None:
+        """Re-read whatever may have changed while the watch was re-armed, unseen: a file
+        read as it was at its last reload is skipped, and an unchanged one records nothing."""
+        async with self._lock:
+            if self._seen.get("policies", _UNREAD) != _policies_print(self.policies_path):
+                self.reload_policies(quiet=True)
+            self.reload_pins()  # a pure diff already: quiet when nothing changed
+            if self._seen.get("config", _UNREAD) != _config_print(self.config_path):
+                self.reload_config(quiet=True)
             self.gateway.notify_changed()
 
     # ----- watch -----------------------------------------------------------------------
@@ -179,6 +204,7 @@ class Reloader:
     async def _watch(self, stop: asyncio.Event) -> None:
         from watchfiles import awatch
 
+        catch_up = False  # a re-armed watch reads what changed while it was not watching
         while not stop.is_set():
             paths = self._watch_paths()
             logger.debug("Watching %s", ", ".join(paths))
@@ -191,25 +217,50 @@ class Reloader:
                     step=STEP_MS,
                     debounce=DEBOUNCE_MS,
                     stop_event=stop,
+                    rust_timeout=IDLE_MS,
+                    yield_on_timeout=True,  # an empty batch: the (new) watch is armed
                     recursive=False,
                     ignore_permission_denied=True,
                 ):
                     kinds = [self._classify(p) for _, p in batch]
-                    touched = {
-                        "config": any(k[0] for k in kinds),
-                        "policies": any(k[1] for k in kinds),
-                        "pins": any(k[2] for k in kinds),
-                    }
-                    await self.reload(**touched)
+                    if kinds:
+                        await self.reload(
+                            config=any(k[0] for k in kinds),
+                            policies=any(k[1] for k in kinds),
+                            pins=any(k[2] for k in kinds),
+                        )
+                    if catch_up:  # armed now, so nothing saved from here on is missed
+                        catch_up = False
+                        await self.catch_up()
                     swapped = any(Path(p).name == SWAP_LINK for _, p in batch)
-                    if swapped or self._watch_paths() != paths:
-                        # Watch the new folders (the ones behind the new ..data too);
-                        # reload once more for edits made in the gap.
-                        await self.reload(config=swapped and touched["config"])
+                    if swapped or (kinds and self._watch_paths() != paths):
+                        # Watch the new folders (the ones behind the new ..data too),
+                        # then catch up on edits made in the gap (config, policies, pins).
+                        catch_up = True
                         break
             except Exception:  # the watcher must survive anything; log and go on
                 logger.exception("The file watcher failed; restarting it")
                 await asyncio.sleep(0.5)
+
+
+_UNREAD = object()  # no reload read this file yet
+
+
+def _config_print(path: Path) -> object:
+    """What the config file holds now (None: unreadable), to tell whether it changed."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _policies_print(folder: Path) -> object:
+    """The policy files' names and contents now (None: no folder)."""
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix in (".toml", ".json"))
+        return tuple((p.name, p.read_bytes()) for p in files if not p.name.startswith("."))
+    except OSError:
+        return None
 
 
 def _changed_agents(old: PolicySet, new: PolicySet) -> list[str]:

@@ -107,6 +107,13 @@ async def seen(gw: Gateway) -> tuple[set[str], set[str]] | None:
     return direct if direct == (names, uris) else None
 
 
+async def pending(gw: Gateway) -> int | None:
+    """gateway_status's ``pending`` for server web (None: the key is absent)."""
+    status = await gw.data("gateway_status")
+    web = next(s for s in status["servers"] if s["name"] == "web")
+    return web.get("pending")
+
+
 def seen_as(gw: Gateway, expected: tuple[set[str], set[str]]) -> Any:
     async def check() -> bool:
         return await seen(gw) == expected
@@ -143,6 +150,7 @@ async def test_a_poisoned_prompt_and_template_are_held_in_both_modes_until_appro
 
         await await_until(held, timeout=30, what="the changed prompt to be held")
         assert await seen(gw) == (set(), set())
+        assert await pending(gw) == 2  # the prompt and the template (the tool is as approved)
         for error in (
             await direct_error(gw, prompt="web__summarize"),
             text(await meta(gw, "prompts/get", name="summarize", arguments={"text": "x"})),
@@ -175,6 +183,7 @@ async def test_a_poisoned_prompt_and_template_are_held_in_both_modes_until_appro
         await await_until(seen_as(gw, ({"summarize"}, set())), what="the prompt to be back")
         rendered = await gw.client.get_prompt_mcp("web__summarize", {"text": "x"})
         assert "summarize rendered with" in str(rendered.messages[0].content)
+        assert await pending(gw) == 1
 
         assert pins(capsys, gw.config, "approve", "web", "template:notes://{id}")[0] == 0
 
@@ -182,6 +191,7 @@ async def test_a_poisoned_prompt_and_template_are_held_in_both_modes_until_appro
         read = await meta(gw, "resources/read", uri="notes://7")
         assert not read.is_error and "read notes://7" in text(read)
         assert (await gw.pids())["web"] == pid  # applied without a restart
+        assert await pending(gw) is None
         assert pins(capsys, gw.config)[1].startswith("Nothing is held")
 
 
@@ -199,6 +209,7 @@ async def test_strict_holds_prompts_and_templates_until_approved_and_off_never_d
             return "is new and not approved yet" in error and await seen(gw) == (set(), set())
 
         await await_until(web_held, timeout=30, what="server web to hold its prompt")
+        assert await pending(gw) == 3  # strict: its tool, prompt and template are all new
         assert "open__summarize" in {p.name for p in await gw.client.list_prompts()}
         assert TEMPLATE_APPROVE in await direct_error(gw, uri="agw://web/notes://7")
         assert "open" not in read_pins(pins_path(str(gw.config))).servers
@@ -209,6 +220,7 @@ async def test_strict_holds_prompts_and_templates_until_approved_and_off_never_d
 
         everything = ({"summarize"}, {"notes://{id}"})
         await await_until(seen_as(gw, everything), what="everything held to be approved")
+        assert await pending(gw) is None
         read = await gw.client.read_resource_mcp("agw://web/notes://7")
         assert isinstance(read.contents[0], mcp_types.TextResourceContents)
         assert read.contents[0].text == "read notes://7"

@@ -153,6 +153,33 @@ def test_prompts_and_templates_are_recorded_beside_the_tools_and_held_in_pending
     assert read_pending(keeper.pending_path).prompts == {}
 
 
+def test_a_backends_pending_counts_held_prompts_and_templates_until_approved(
+    tmp_path: Path,
+) -> None:
+    spec = spec_of(tmp_path)
+    keeper = PinKeeper(str(tmp_path / ".mcp.json"))
+    backend = Backend(spec, pins=keeper)
+    keeper.view(spec, wire(SEARCH), live=True)
+    prompt = mcp_types.Prompt(name="summarize", description="Summarize a text.")
+    template = mcp_types.ResourceTemplate(uri_template="notes://{id}", name="note")
+    keeper.items(spec, "prompt", [prompt])
+    keeper.items(spec, "template", [template])
+    assert "pending" not in backend.status()
+
+    bad = {"description": POISONED["description"]}
+    keeper.items(spec, "prompt", [prompt.model_copy(update=bad)])
+    keeper.items(spec, "template", [template.model_copy(update=bad)])
+    assert backend.status()["pending"] == 2
+    assert set(keeper.held_listed(spec)) == {"prompt:summarize", "template:notes://{id}"}
+
+    # An approval counts at once, before the server lists again.
+    config = str(tmp_path / ".mcp.json")
+    assert main(["pins", "approve", "web", "prompt:summarize", "--config", config]) == 0
+    assert keeper.reload() == ["web"]
+    assert backend.status()["pending"] == 1
+    assert "pending" not in Backend(spec_of(tmp_path, pin="off"), pins=keeper).status()
+
+
 # ----- end to end -------------------------------------------------------------------------------
 
 

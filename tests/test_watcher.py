@@ -597,6 +597,70 @@ async def test_the_watch_loop_follows_saves_and_a_new_policies_folder(
     assert task.done() and task.exception() is None
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("when", ["noticed", "rearming"])
+async def test_a_config_save_made_while_the_watch_is_rearmed_is_applied_without_another_save(
+    tmp_path: Path, closing: list[Setup], when: str
+) -> None:
+    s = make(tmp_path, servers("a"))
+    closing.append(s)
+    pins = s.gateway.manager.pins
+    assert pins is not None
+    stop, task = await _run_watch(s)
+    # The save lands once the watcher has noticed .agent-gateway/ (its folder list changed:
+    # "noticed"), or as it lists the folders to re-arm over ("rearming"): either way before
+    # the new watch is armed, after the old one stopped looking.
+    watch_paths = s.reloader._watch_paths
+    calls: list[bool] = []
+    saved: list[bool] = []
+
+    def save_during_the_gap() -> list[str]:
+        if pins.path.parent.is_dir():
+            calls.append(True)
+            if len(calls) == {"noticed": 1, "rearming": 2}[when]:
+                saved.append(True)
+                write_config(tmp_path, servers("a", "b"))
+        return watch_paths()
+
+    s.reloader._watch_paths = save_during_the_gap  # type: ignore[method-assign]
+    try:
+        reloads = len(s.gateway.reloads)
+        pins.path.parent.mkdir()
+        await await_until(lambda: s.names() == ["a", "b"], what="the save made in the gap")
+        assert saved == [True]
+        # Recorded: the config change (and the arming saves' no-change reloads), no more.
+        records = s.status()["reloads"][reloads:]
+        assert {r["file"] for r in records} == {str(s.config)}, records
+        assert [r["changes"]["added"] for r in records if r["changes"]["added"]] == [["b"]]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert task.done() and task.exception() is None
+
+
+@pytest.mark.anyio
+async def test_a_catch_up_over_unchanged_files_records_nothing_and_one_over_a_save_applies_it(
+    tmp_path: Path, closing: list[Setup]
+) -> None:
+    s = make(tmp_path, servers("a"), {"default": ALLOW_ALL})
+    closing.append(s)
+
+    await s.reloader.catch_up()
+    await s.reloader.catch_up()
+    assert s.status()["reloads"] == []
+
+    write_config(tmp_path, servers("a", "b"))
+    (s.policies_dir / "default.toml").write_text(ALLOW_PUBLIC)
+    await s.reloader.catch_up()
+    assert s.names() == ["a", "b"]
+    assert s.gateway.policies.visible_servers(None, ["a", "public1"]) == ["public1"]
+    files = [r["file"] for r in s.status()["reloads"]]
+    assert files == [str(s.policies_dir), str(s.config)]
+
+    await s.reloader.catch_up()  # read as they are now: skipped
+    assert len(s.status()["reloads"]) == 2
+
+
 def test_a_pins_edit_is_read_again_and_a_broken_one_keeps_the_running_pins(
     tmp_path: Path,
 ) -> None:

@@ -169,9 +169,9 @@ class Backend(
             "last_error": self.last_error,
             "stderr_tail": self._current_stderr(),
         }
-        pending = len(self.quarantined())
+        pending = self.held_count()
         if pending:
-            status["pending"] = pending  # tools held by pinning (agent-gateway pins)
+            status["pending"] = pending  # tools, prompts, templates held (agent-gateway pins)
         return status
 
     # ----- connect -----------------------------------------------------------------

@@ -15,7 +15,9 @@ keeps the pins that were running.
 
 Prompts and resource templates are judged the same way (``items``), but only
 as a server lists them live: they are not cached, so nothing is remembered
-between lists except what pins.json and pending.json say.
+between lists except what pins.json and pending.json say, and which of them
+the last lists held (for ``gateway_status``'s ``pending``, judged again after
+an approval).
 
 ``PinnedTools`` is the Backend's side: its approved tools and its held ones.
 """
@@ -94,6 +96,8 @@ class PinKeeper:
         self._cache: dict[tuple[str, bool], _Cached] = {}
         self._pending: dict[tuple[str, Kind], dict[str, tuple[str, str]]] = {}  # as written
         self._warned: set[tuple[str, str, str]] = set()
+        # Prompts and templates held at a server's last live list, as judged (version, mode).
+        self._held: dict[tuple[str, Kind], tuple[int, str, HeldMap]] = {}
 
     # ----- the file changed --------------------------------------------------------------
 
@@ -138,7 +142,24 @@ class PinKeeper:
         approved = [
             i for i, w in zip(items, wire, strict=True) if key_of(w, kind) in screening.approved
         ]
+        self._held[(spec.name, kind)] = (self.version, spec.entry.pin, dict(screening.held))
         return approved, dict(screening.held)
+
+    def held_listed(self, spec: ServerSpec) -> HeldMap:
+        """The prompts and templates ``spec``'s server held at its last lists, by label;
+        judged again when the pins or its pin mode changed since (an approval drops out)."""
+        out: HeldMap = {}
+        for kind in ("prompt", "template"):
+            last = self._held.get((spec.name, kind))
+            if last is None:
+                continue
+            version, mode, held = last
+            if (version, mode) != (self.version, spec.entry.pin):
+                wire = [h.definition for h in held.values()]
+                held = dict(self._screen(spec.name, spec.entry.pin, wire, kind).held)
+                self._held[(spec.name, kind)] = (self.version, spec.entry.pin, held)
+            out.update({h.label: h for h in held.values()})
+        return out
 
     def _judge(
         self, server: str, mode: Any, kind: Kind, wire: list[dict[str, Any]], *, live: bool
@@ -279,6 +300,11 @@ class PinnedTools:
             return self._view(self._tools).held
         saved = self.catalog_tools_raw()
         return {} if saved is None else self._view(saved, live=False).held
+
+    def held_count(self) -> int:
+        """How many items pinning holds now: tools, prompts and resource templates."""
+        listed = {} if self._pins is None else self._pins.held_listed(self.spec)
+        return len(self.quarantined()) + len(listed)
 
 
 __all__ = ["HeldMap", "PinKeeper", "PinnedTools", "View"]
