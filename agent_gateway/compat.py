@@ -148,6 +148,16 @@ WireSend = Callable[
 ]
 
 
+def _stamped_dispatch(session: object) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """The session's per-request stamp and its dispatcher's raw send, or None if moved."""
+    dispatcher = getattr(session, DISPATCHER_ATTR, None)
+    stamp = getattr(session, STAMP_ATTR, None)
+    send_raw = getattr(dispatcher, "send_raw_request", None)
+    if not callable(stamp) or not callable(send_raw):
+        return None
+    return stamp, send_raw
+
+
 def wire_sender(session: object) -> WireSend | None:
     """A ``tools/call`` sender that returns the raw result dict, if this SDK allows one.
 
@@ -158,11 +168,10 @@ def wire_sender(session: object) -> WireSend | None:
     """
     if "wire" in _OFF:
         return None
-    dispatcher = getattr(session, DISPATCHER_ATTR, None)
-    stamp = getattr(session, STAMP_ATTR, None)
-    send_raw = getattr(dispatcher, "send_raw_request", None)
-    if not callable(stamp) or not callable(send_raw):
+    parts = _stamped_dispatch(session)
+    if parts is None:
         return None
+    stamp, send_raw = parts
 
     async def send(
         tool: str,
@@ -197,11 +206,10 @@ def raw_sender(session: object) -> RawSend | None:
     """
     if "raw" in _OFF:
         return None
-    dispatcher = getattr(session, DISPATCHER_ATTR, None)
-    stamp = getattr(session, STAMP_ATTR, None)
-    send_raw = getattr(dispatcher, "send_raw_request", None)
-    if not callable(stamp) or not callable(send_raw):
+    parts = _stamped_dispatch(session)
+    if parts is None:
         return None
+    stamp, send_raw = parts
 
     async def send(method: str, params: dict[str, Any], timeout: float) -> Any:
         data: dict[str, Any] = {"method": method, "params": params}
